@@ -1,0 +1,99 @@
+/**
+ * The signed cookie: readable by its holder, but not changeable.
+ *
+ *   value   = HEAD "." PAYLOAD "." CREATED "." ISSUED "." SIG
+ *   HEAD    = "1" ["p"] ["z"]      format version 1; p: permanent; z: PAYLOAD is deflated
+ *   PAYLOAD = b64url(body)  |  b64url(deflateRaw(body))
+ *   CREATED = base36(Unix seconds the session was created)
+ *   ISSUED  = base36(Unix seconds this value was signed)
+ *   SIG     = b64url(HMAC-SHA256(K, HEAD "." PAYLOAD "." CREATED "." ISSUED))
+ *   K       = HKDF-SHA256(secret, info = "fastify-typed-session signed v1"), one per secret
+ *
+ * Every part is covered by SIG, so the permanent flag in HEAD can be read
+ * before verifying (it only decides whether verifying is needed at all).
+ */
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { parseContent, stringifyContent } from '../serialize.js'
+import type { CookieCodec, Envelope } from './types.js'
+
+const INFO = 'fastify-typed-session signed v1'
+const HEADS = new Set(['1', '1p', '1z', '1pz'])
+const SECONDS = /^[1-9a-z][0-9a-z]{0,8}$/
+/** Bodies shorter than this are never worth deflating. */
+const COMPRESS_FROM = 128
+/** No legitimate cookie is larger; a longer value is refused before any work. */
+const MAX_VALUE = 8192
+const MAX_BODY = 1 << 20
+
+/** Derives one 32-byte subkey for a purpose from each secret. */
+export function deriveKeys (secrets: readonly Buffer[], info: string): Buffer[] {
+  return secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32)))
+}
+
+function readSeconds (text: string): number | undefined {
+  return SECONDS.test(text) ? parseInt(text, 36) : undefined
+}
+
+/** Builds the signed codec for the given secrets (the first one signs). */
+export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
+  const keys = deriveKeys(secrets, INFO)
+  const signKey = keys[0] as Buffer
+  const mac = (key: Buffer, text: string): string => createHmac('sha256', key).update(text).digest('base64url')
+
+  return {
+    stringify: stringifyContent,
+    parse: parseContent,
+
+    seal (body, permanent, created, issued) {
+      let payload = Buffer.from(body).toString('base64url')
+      let head = permanent ? '1p' : '1'
+      if (body.length >= COMPRESS_FROM) {
+        const deflated = deflateRawSync(body).toString('base64url')
+        if (deflated.length < payload.length) {
+          payload = deflated
+          head += 'z'
+        }
+      }
+      const signed = `${head}.${payload}.${created.toString(36)}.${issued.toString(36)}`
+      return `${signed}.${mac(signKey, signed)}`
+    },
+
+    open (value): Envelope | string {
+      if (value.length > MAX_VALUE) return 'the value is too long'
+      const parts = value.split('.')
+      if (parts.length !== 5) return 'the value is malformed'
+      const [head, payload, createdText, issuedText, sig] = parts as [string, string, string, string, string]
+      const created = readSeconds(createdText)
+      const issued = readSeconds(issuedText)
+      if (!HEADS.has(head) || created === undefined || issued === undefined || sig.length !== 43) {
+        return 'the value is malformed'
+      }
+      const signed = value.slice(0, value.length - 44)
+      const given = Buffer.from(sig)
+      if (given.length !== 43) return 'the value is malformed'
+      let keyIndex = -1
+      for (let i = 0; i < keys.length; i++) {
+        // Comparing the canonical base64url text also refuses a signature
+        // whose unused trailing bits were changed.
+        if (timingSafeEqual(Buffer.from(mac(keys[i] as Buffer, signed)), given)) {
+          keyIndex = i
+          break
+        }
+      }
+      if (keyIndex < 0) return 'the signature does not match any key'
+      let body: string
+      try {
+        const bytes = Buffer.from(payload, 'base64url')
+        body = (head.endsWith('z') ? inflateRawSync(bytes, { maxOutputLength: MAX_BODY }) : bytes).toString('utf8')
+      } catch {
+        return 'the payload cannot be inflated'
+      }
+      return { body, permanent: head.charCodeAt(1) === 112, created, issued, keyIndex }
+    },
+
+    claimsPermanent (value) {
+      return value.charCodeAt(1) === 112 // '1p...'
+    }
+  }
+}

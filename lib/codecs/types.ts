@@ -1,0 +1,38 @@
+/**
+ * The contract between the session policy and a cookie format. A codec
+ * turns a session body into a cookie value and back; it never imports
+ * `fastify`, never logs and never throws on a client's cookie.
+ */
+import type { SessionContent } from '../serialize.js'
+
+/** What a verified cookie carries, before its body is parsed. */
+export interface Envelope {
+  /** The serialized session content, as `stringify` wrote it. */
+  body: string
+  /** Whether the session is permanent. */
+  permanent: boolean
+  /** When the session was created, in Unix seconds. */
+  created: number
+  /** When this cookie value was signed, in Unix seconds. */
+  issued: number
+  /** The index of the key that verified it: above 0, an old key (rotation). */
+  keyIndex: number
+}
+
+/** A cookie format. */
+export interface CookieCodec {
+  /** Serializes the content into a body. Throws `FST_ERR_SESSION_UNSERIALIZABLE`. */
+  stringify (content: SessionContent): string
+  /** Parses a verified body. Throws on anything `stringify` would not write. */
+  parse (body: string): SessionContent
+  /** Signs (or encrypts) a body into a cookie value. */
+  seal (body: string, permanent: boolean, created: number, issued: number): string
+  /** Verifies a cookie value. Returns the reason as a string when it is rejected. */
+  open (value: string): Envelope | string
+  /**
+   * Says, without any cryptography, whether a cookie value claims to be
+   * permanent. A false claim fails verification later, so the answer only
+   * decides whether an untouched session needs opening at all.
+   */
+  claimsPermanent (value: string): boolean
+}

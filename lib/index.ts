@@ -1,0 +1,143 @@
+/**
+ * fastify-typed-session: Flask's session model for Fastify 5.
+ *
+ * Registers `request.session` (opened in an `onRequest` hook, saved in an
+ * `onSend` hook), `request.flash()`, `request.getFlashedMessages()` and
+ * `app.sessions`. The steps, top to bottom: check the options, build the
+ * codec and the policy, register `@fastify/cookie` if the app has not,
+ * decorate, and add the hooks.
+ */
+import fastifyCookie from '@fastify/cookie'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import fp from 'fastify-plugin'
+import { signedCodec } from './codecs/signed.js'
+import { FST_ERR_SESSION_INVALID_OPTION } from './errors.js'
+import { flash, getFlashedMessages } from './flash.js'
+import { CookieInterface } from './interface.js'
+import { normalizeOptions, type TypedSessionOptions } from './options.js'
+import { Session, stateOf, type SessionData, type SessionMode } from './session.js'
+
+export * from './errors.js'
+export type { SessionCookieOptions, SessionFormat, SessionSecret, TypedSessionOptions } from './options.js'
+export type { Session, SessionData } from './session.js'
+export type { FlashFilter } from './flash.js'
+export type { Flash } from './serialize.js'
+export type { SessionStore, StoreChange, StoreRecord } from './stores/types.js'
+
+/** Options of `app.sessions.encode()`. */
+export interface EncodeOptions {
+  /**
+   * Make the session permanent.
+   * @default false
+   */
+  permanent?: boolean
+}
+
+/** Sessions outside a request: in tests and WebSocket upgrades. */
+export interface SessionTools {
+  /** Returns a cookie value that carries `data`, as a response would set it. */
+  encode (data: Partial<SessionData>, options?: EncodeOptions): Promise<string>
+  /** Returns the session in a cookie value, or `null` when it is not valid. */
+  decode (value: string): Promise<Session | null>
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's session. */
+    session: Session<SessionData>
+    /** Queues a flash message (Flask's `flash()`). @default category 'message' */
+    flash: typeof flash
+    /** Returns and consumes the queued flash messages (Flask's `get_flashed_messages()`). */
+    getFlashedMessages: typeof getFlashedMessages
+  }
+  interface FastifyInstance {
+    /** Sessions outside a request. */
+    sessions: SessionTools
+  }
+  interface FastifyContextConfig {
+    /**
+     * `false`: the route never reads or sets the session cookie.
+     * `'readonly'`: the route may read the session, but never sets its cookie.
+     */
+    session?: false | 'readonly'
+  }
+}
+
+function routeMode (request: FastifyRequest): SessionMode {
+  const mode = request.routeOptions.config.session
+  return mode === undefined ? 'on' : mode === false ? 'off' : 'readonly'
+}
+
+const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyInstance, given) => {
+  const { options, warnings } = normalizeOptions(given)
+  if (options.format !== 'signed' || options.store !== undefined) {
+    throw new FST_ERR_SESSION_INVALID_OPTION(options.store === undefined ? 'format' : 'store',
+      "format 'signed' (the encrypted and Flask formats and the stores are not available in this version)",
+      options.store === undefined ? JSON.stringify(options.format) : 'a store')
+  }
+  for (const warning of warnings) fastify.log.warn(warning)
+
+  if (!fastify.hasDecorator('serializeCookie')) {
+    // Only our cookie is needed, so the app does not pay for parsing every cookie.
+    await fastify.register(fastifyCookie, { hook: false })
+  }
+  const policy = new CookieInterface(options, signedCodec(options.secrets), fastify.serializeCookie)
+
+  fastify.decorateRequest('session', null as unknown as Session)
+  fastify.decorateRequest('flash', flash)
+  fastify.decorateRequest('getFlashedMessages', getFlashedMessages)
+  fastify.decorate('sessions', {
+    async encode (data: Partial<SessionData>, { permanent = false }: EncodeOptions = {}): Promise<string> {
+      return policy.encode(data, permanent)
+    },
+    async decode (value: string): Promise<Session | null> {
+      return policy.decode(value, fastify.log)
+    }
+  } satisfies SessionTools)
+
+  fastify.addHook('onRoute', (route) => {
+    const mode: unknown = route.config?.session
+    if (mode !== undefined && mode !== false && mode !== 'readonly') {
+      throw new FST_ERR_SESSION_INVALID_OPTION(`config.session of ${route.method} ${route.url}`, "false or 'readonly'",
+        typeof mode === 'string' ? JSON.stringify(mode) : String(mode))
+    }
+  })
+
+  if (options.validate === undefined) {
+    fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+      request.session = policy.open(request, routeMode(request))
+      done()
+    })
+  } else {
+    fastify.addHook('onRequest', async (request: FastifyRequest) => {
+      request.session = policy.open(request, routeMode(request))
+      await policy.validate(request, request.session)
+    })
+  }
+
+  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
+    const session = request.session
+    // null when a hook before ours answered the request.
+    if (session === null) {
+      done(null, payload)
+      return
+    }
+    const s = stateOf(session)
+    if (s.saved) {
+      done(null, payload)
+      return
+    }
+    s.saved = true
+    try {
+      policy.save(request, reply, s)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    done(null, payload)
+  })
+}
+
+/** The plugin. Register it with `app.register(typedSession, { secret })`. */
+export const fastifyTypedSession = fp(plugin, { fastify: '5.x', name: 'fastify-typed-session' })
+export default fastifyTypedSession

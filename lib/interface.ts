@@ -1,0 +1,253 @@
+/**
+ * The session policy (Flask's SessionInterface): how a session is opened
+ * from a request, and when its cookie is set, refreshed or deleted.
+ *
+ * Flask's rules: set the cookie when the session was modified, or when it
+ * is permanent and refreshEachRequest is on; delete it when a session that
+ * came with a cookie is emptied; add `Vary: Cookie` when it was accessed.
+ * Ours: nested in-place changes count as modified, an old key's cookie is
+ * re-issued with the current key, and a route that never touches a
+ * non-permanent session does no cryptography at all.
+ */
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import { LRUCache } from 'lru-cache'
+import type { CookieCodec, Envelope } from './codecs/types.js'
+import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
+import type { ResolvedOptions } from './options.js'
+import { stringifyEntry, type SessionContent } from './serialize.js'
+import { loadState, Session, stateOf, type SessionMode, type SessionState } from './session.js'
+
+/** The clock, in Unix seconds. Tests replace `now` instead of sleeping. */
+export const clock = { now: (): number => Math.floor(Date.now() / 1000) }
+
+/** How far in the future a signature may be dated (clock skew between servers). */
+const MAX_SKEW = 60
+/** Verified cookie values kept, so that a returning cookie skips the MAC. */
+const CACHE_SIZE = 10000
+const EXPIRED = '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
+
+/** Adds `Cookie` to the Vary header once, keeping what is there. */
+export function addVaryCookie (reply: FastifyReply): void {
+  const vary = reply.getHeader('vary')
+  if (vary === undefined) {
+    reply.header('vary', 'Cookie')
+    return
+  }
+  const text = Array.isArray(vary) ? vary.join(', ') : String(vary)
+  if (!/(?:^|,)\s*(?:cookie|\*)\s*(?:,|$)/i.test(text)) reply.header('vary', `${text}, Cookie`)
+}
+
+/**
+ * Finds the session cookie's value in a Cookie header. Returns `null` when
+ * the header carries several different values for it: a sibling domain can
+ * plant a second cookie of the same name, and no rule says which is ours.
+ */
+export function findCookie (header: string | undefined, name: string): string | undefined | null {
+  if (header === undefined) return undefined
+  const needle = name + '='
+  let found: string | undefined
+  let from = 0
+  for (;;) {
+    const at = header.indexOf(needle, from)
+    if (at < 0) return found
+    from = at + needle.length
+    const before = at === 0 ? 59 : header.charCodeAt(at - 1)
+    if (before !== 59 && before !== 32 && before !== 9) continue // not at a cookie boundary
+    const end = header.indexOf(';', from)
+    const value = header.slice(from, end < 0 ? undefined : end).trim()
+    if (found !== undefined && found !== value) return null
+    found = value
+  }
+}
+
+/** An empty new session's state. */
+function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize']): SessionState {
+  return {
+    mode,
+    cookie,
+    load: undefined,
+    serialize,
+    content: { data: new Map(), flashes: [] },
+    baseline: '{}',
+    isNew: true,
+    permanent: false,
+    created: 0,
+    modified: false,
+    accessed: false,
+    exposed: false,
+    cleared: false,
+    regenerate: false,
+    renew: false,
+    flashesRead: undefined,
+    saved: false
+  }
+}
+
+/** The cookie-mode policy: the session lives in the cookie. */
+export class CookieInterface {
+  readonly #options: ResolvedOptions
+  readonly #codec: CookieCodec
+  readonly #cache = new LRUCache<string, Envelope>({ max: CACHE_SIZE })
+  readonly #attributes: { plain: string, secure: string }
+  #expiresAt = 0
+  #expires = ''
+
+  constructor (options: ResolvedOptions, codec: CookieCodec, serializeCookie: (name: string, value: string, attrs: object) => string) {
+    this.#options = options
+    this.#codec = codec
+    const { path, domain, httpOnly, sameSite, partitioned } = options.cookie
+    const attributes = (secure: boolean): string =>
+      serializeCookie('x', '', { path, domain, httpOnly, secure, sameSite, partitioned }).slice(2)
+    this.#attributes = { plain: attributes(false), secure: attributes(true) }
+  }
+
+  /** Checks a cookie value: its signature (or a cache hit) and its times. */
+  verify (value: string): Envelope | string {
+    let envelope = this.#cache.get(value)
+    if (envelope === undefined) {
+      const opened = this.#codec.open(value)
+      if (typeof opened === 'string') return opened
+      if (opened.created > opened.issued) return 'the creation time is after the signing time'
+      envelope = opened
+      this.#cache.set(value, envelope)
+    }
+    const now = clock.now()
+    const { maxAge, absoluteTimeout } = this.#options
+    if (envelope.issued > now + MAX_SKEW) return 'the signature is dated in the future'
+    if (now - envelope.issued > maxAge) return `the signature is older than maxAge (${maxAge} s)`
+    if (absoluteTimeout > 0 && now - envelope.created > absoluteTimeout) {
+      return `the session is older than absoluteTimeout (${absoluteTimeout} s)`
+    }
+    return envelope
+  }
+
+  #load (s: SessionState, log: FastifyBaseLogger): void {
+    const envelope = this.verify(s.cookie as string)
+    if (typeof envelope === 'string') {
+      log.debug({ reason: envelope }, `session cookie rejected: ${envelope}`)
+      return
+    }
+    let content: SessionContent
+    try {
+      content = this.#codec.parse(envelope.body)
+    } catch (err) {
+      const reason = `the payload cannot be decoded (${(err as Error).message})`
+      log.debug({ reason }, `session cookie rejected: ${reason}`)
+      return
+    }
+    s.content = content
+    s.baseline = envelope.body
+    s.isNew = false
+    s.permanent = envelope.permanent
+    s.created = envelope.created
+    s.renew = envelope.keyIndex > 0
+  }
+
+  /** Opens the request's session. Nothing is verified until the session is used. */
+  open (request: FastifyRequest, mode: SessionMode): Session {
+    const s = newState(mode, undefined, this.#codec.stringify)
+    if (mode !== 'off') {
+      const cookie = findCookie(request.headers.cookie, this.#options.cookieName)
+      if (cookie === null) {
+        request.log.debug({ reason: 'several values' }, 'session cookie rejected: the request sent several session cookies')
+      } else if (cookie !== undefined && cookie !== '') {
+        s.cookie = cookie
+        s.load = (state) => this.#load(state, request.log)
+      }
+    }
+    return new Session(s)
+  }
+
+  /** Runs `validate` on a loaded session; a `false` answer empties it. */
+  async validate (request: FastifyRequest, session: Session): Promise<void> {
+    const s = stateOf(session)
+    if (s.cookie === undefined || loadState(s).isNew) return
+    const valid = await (this.#options.validate as NonNullable<ResolvedOptions['validate']>)(session, request)
+    if (valid === false) {
+      const cookie = s.cookie
+      Object.assign(s, newState(s.mode, cookie, s.serialize), { cleared: true, accessed: s.accessed })
+      request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
+    }
+  }
+
+  /** Sets, refreshes or deletes the cookie, and adds Vary, as the policy says. */
+  save (request: FastifyRequest, reply: FastifyReply, s: SessionState): void {
+    if (s.mode === 'off') return
+    if (s.mode === 'readonly') {
+      if (s.accessed) addVaryCookie(reply)
+      return
+    }
+    if (!s.accessed) {
+      // An untouched session needs its cookie only to refresh a permanent one.
+      if (s.load === undefined || !this.#options.refreshEachRequest || !this.#codec.claimsPermanent(s.cookie as string)) return
+    }
+    const content = loadState(s).content
+    let body: string | undefined
+    let changed = s.modified || s.regenerate
+    if (!changed && s.exposed) {
+      body = this.#codec.stringify(content)
+      changed = body !== s.baseline
+    }
+    if (content.data.size === 0 && content.flashes.length === 0) {
+      if ((changed || s.cleared) && s.cookie !== undefined) {
+        reply.header('set-cookie', `${this.#options.cookieName}=${EXPIRED}${this.#suffix(request)}`)
+        addVaryCookie(reply)
+      } else if (s.accessed) {
+        addVaryCookie(reply)
+      }
+      return
+    }
+    if (changed || s.renew || (s.permanent && this.#options.refreshEachRequest)) {
+      body ??= this.#codec.stringify(content)
+      const now = clock.now()
+      const created = s.isNew || s.regenerate ? now : s.created
+      this.#setCookie(request, reply, s, this.#codec.seal(body, s.permanent, created, now), now)
+    }
+    addVaryCookie(reply)
+  }
+
+  #suffix (request: FastifyRequest): string {
+    const secure = this.#options.cookie.secure
+    return secure === true || (secure === 'auto' && request.protocol === 'https') ? this.#attributes.secure : this.#attributes.plain
+  }
+
+  #setCookie (request: FastifyRequest, reply: FastifyReply, s: SessionState, value: string, now: number): void {
+    const { cookieName, maxAge, maxCookieSize } = this.#options
+    let header = `${cookieName}=${value}`
+    if (s.permanent) {
+      if (this.#expiresAt !== now) {
+        this.#expiresAt = now
+        this.#expires = `; Max-Age=${maxAge}; Expires=${new Date((now + maxAge) * 1000).toUTCString()}`
+      }
+      header += this.#expires
+    }
+    header += this.#suffix(request)
+    if (maxCookieSize > 0 && header.length > maxCookieSize) {
+      throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, largestKeys(s.content))
+    }
+    reply.header('set-cookie', header)
+  }
+
+  /** `app.sessions.encode`: a cookie value for the given data. */
+  encode (data: object, permanent: boolean): string {
+    const content: SessionContent = { data: new Map(Object.entries(data)), flashes: [] }
+    const now = clock.now()
+    return this.#codec.seal(this.#codec.stringify(content), permanent, now, now)
+  }
+
+  /** `app.sessions.decode`: the session in a cookie value, or `null`. */
+  decode (value: string, log: FastifyBaseLogger): Session | null {
+    const s = newState('on', value, this.#codec.stringify)
+    this.#load(s, log)
+    return s.isNew ? null : new Session(s)
+  }
+}
+
+/** Names the largest keys of a session and their serialized sizes. */
+export function largestKeys (content: SessionContent): string {
+  const sizes: Array<[string, number]> = []
+  for (const [key, value] of content.data) sizes.push([key, stringifyEntry(key, value).length])
+  if (content.flashes.length > 0) sizes.push(['_flashes', JSON.stringify(content.flashes).length])
+  sizes.sort((a, b) => b[1] - a[1])
+  return sizes.slice(0, 3).map(([key, size]) => `${JSON.stringify(key)} (${size} bytes)`).join(', ')
+}

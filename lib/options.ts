@@ -1,0 +1,284 @@
+/**
+ * The plugin's options, and `normalizeOptions()`, which checks them once at
+ * registration and resolves them into a frozen object that the rest of the
+ * code trusts. A bad option throws a coded error; nothing falls back to a
+ * default silently.
+ */
+import type { FastifyRequest } from 'fastify'
+import {
+  FST_ERR_SESSION_INVALID_OPTION,
+  FST_ERR_SESSION_NO_SECRET,
+  FST_ERR_SESSION_WEAK_SECRET
+} from './errors.js'
+import type { Session } from './session.js'
+import type { SessionStore } from './stores/types.js'
+
+/** A key: a string (its UTF-8 bytes) or a Buffer, of at least 32 bytes. */
+export type SessionSecret = string | Buffer
+
+/** The cookie formats. */
+export type SessionFormat = 'signed' | 'encrypted' | 'flask'
+
+/** The attributes of the session cookie. */
+export interface SessionCookieOptions {
+  /**
+   * The cookie's Path (Flask's `SESSION_COOKIE_PATH` / `APPLICATION_ROOT`).
+   * @default '/'
+   */
+  path?: string
+  /**
+   * The cookie's Domain. Unset, the cookie is host-only.
+   * @default undefined
+   */
+  domain?: string
+  /**
+   * Hide the cookie from `document.cookie`.
+   * @default true
+   */
+  httpOnly?: boolean
+  /**
+   * Send the cookie over HTTPS only. `'auto'` sets Secure when
+   * `request.protocol` is `https` (set Fastify's `trustProxy` behind a proxy).
+   * @default 'auto'
+   */
+  secure?: boolean | 'auto'
+  /**
+   * The SameSite attribute, in any capitalisation, or `false` for none.
+   * @default 'lax'
+   */
+  sameSite?: 'lax' | 'strict' | 'none' | 'Lax' | 'Strict' | 'None' | 'LAX' | 'STRICT' | 'NONE' | false
+  /**
+   * The Partitioned attribute (CHIPS).
+   * @default false
+   */
+  partitioned?: boolean
+}
+
+/** Options of `fastify-typed-session`. */
+export interface TypedSessionOptions {
+  /**
+   * The key, or keys for rotation: the first one signs or encrypts, and
+   * every one verifies. Each key is at least 32 bytes. A string is one key.
+   * Generate one with `npx fastify-typed-session secret`.
+   */
+  secret: SessionSecret | SessionSecret[]
+  /**
+   * The session cookie's name.
+   * @default 'session'
+   */
+  cookieName?: string
+  /** The session cookie's attributes. */
+  cookie?: SessionCookieOptions
+  /**
+   * The lifetime of a permanent session, in seconds, sent as Expires and
+   * Max-Age. Also the oldest signature accepted, for every session.
+   * @default 2678400 (31 days)
+   */
+  maxAge?: number
+  /**
+   * The longest a session may live since it was created, in seconds,
+   * however often it is refreshed. `0` turns it off.
+   * @default 0
+   */
+  absoluteTimeout?: number
+  /**
+   * Re-issue a permanent session's cookie on every response
+   * (Flask's `SESSION_REFRESH_EACH_REQUEST`).
+   * @default true
+   */
+  refreshEachRequest?: boolean
+  /**
+   * How the cookie carries the data.
+   * @default 'signed'
+   */
+  format?: SessionFormat
+  /**
+   * The largest Set-Cookie header value, in bytes; above it the response
+   * fails with `FST_ERR_SESSION_TOO_LARGE`. `0` turns the check off.
+   * @default 4093
+   */
+  maxCookieSize?: number
+  /** A server-side store: the cookie then carries only a signed session id. */
+  store?: SessionStore
+  /**
+   * Runs when a valid session is loaded (not for a new one). Returning
+   * `false` turns it into an empty new session.
+   * @example validate: (session) => session.get('generation') === currentGeneration
+   */
+  validate?: (session: Session, request: FastifyRequest) => boolean | Promise<boolean>
+}
+
+/** The options once checked: every value resolved, and frozen. */
+export interface ResolvedOptions {
+  readonly secrets: readonly Buffer[]
+  readonly cookieName: string
+  readonly cookie: Readonly<{
+    path: string
+    domain: string | undefined
+    httpOnly: boolean
+    secure: boolean | 'auto'
+    sameSite: 'lax' | 'strict' | 'none' | false
+    partitioned: boolean
+  }>
+  readonly maxAge: number
+  readonly absoluteTimeout: number
+  readonly refreshEachRequest: boolean
+  readonly format: SessionFormat
+  readonly maxCookieSize: number
+  readonly store: SessionStore | undefined
+  readonly validate: TypedSessionOptions['validate'] | undefined
+}
+
+const MIN_KEY_BYTES = 32
+const OPTION_NAMES = new Set(['secret', 'cookieName', 'cookie', 'maxAge', 'absoluteTimeout', 'refreshEachRequest',
+  'format', 'maxCookieSize', 'store', 'validate'])
+const COOKIE_NAMES = new Set(['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned'])
+// RFC 6265 section 4.1.1: a cookie name is an RFC 7230 token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// RFC 6265 section 4.1.1: path-value and domain-value exclude CTLs and ";".
+const ATTRIBUTE = /^[\x20-\x3a\x3c-\x7e]+$/
+
+function show (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'function') return 'a function'
+  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`
+  if (Array.isArray(value)) return `an array of ${value.length}`
+  if (value !== null && typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+function invalid (name: string, expected: string, value: unknown): Error {
+  return new FST_ERR_SESSION_INVALID_OPTION(name, expected, show(value))
+}
+
+function resolveSecrets (secret: unknown, format: SessionFormat): { secrets: Buffer[], weak: number[] } {
+  if (secret === undefined || secret === null || secret === '' || (Array.isArray(secret) && secret.length === 0)) {
+    throw new FST_ERR_SESSION_NO_SECRET(show(secret))
+  }
+  const list: unknown[] = Array.isArray(secret) ? secret : [secret]
+  const weak: number[] = []
+  const secrets = list.map((key, index) => {
+    if (typeof key !== 'string' && !Buffer.isBuffer(key)) {
+      throw invalid(`secret[${index}]`, 'a string or a Buffer of at least 32 bytes', key)
+    }
+    const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(key)
+    if (bytes.length < MIN_KEY_BYTES) {
+      // Flask's app decides its own key, so format 'flask' only warns.
+      if (format !== 'flask' || bytes.length === 0) throw new FST_ERR_SESSION_WEAK_SECRET(bytes.length, index)
+      weak.push(index)
+    }
+    return bytes
+  })
+  return { secrets, weak }
+}
+
+function seconds (name: string, value: unknown, fallback: number, allowZero: boolean): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (value === 0 && !allowZero)) {
+    throw invalid(name, allowZero ? 'a whole number of seconds, or 0 for off' : 'a positive whole number of seconds', value)
+  }
+  return value
+}
+
+function bool (name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw invalid(name, 'a boolean', value)
+  return value
+}
+
+function optionalString (name: string, value: unknown, pattern: RegExp, fallback: string | undefined): string | undefined {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw invalid(name, 'a non-empty string of printable ASCII characters without ";"', value)
+  }
+  return value
+}
+
+function resolveCookie (cookie: unknown): ResolvedOptions['cookie'] {
+  if (cookie === undefined) cookie = {}
+  if (cookie === null || typeof cookie !== 'object' || Array.isArray(cookie)) {
+    throw invalid('cookie', 'an object of cookie attributes', cookie)
+  }
+  const c = cookie as Record<string, unknown>
+  for (const key of Object.keys(c)) {
+    if (!COOKIE_NAMES.has(key)) throw invalid(`cookie.${key}`, `one of ${[...COOKIE_NAMES].join(', ')}`, key)
+  }
+  const secure: unknown = c.secure ?? 'auto'
+  if (typeof secure !== 'boolean' && secure !== 'auto') throw invalid('cookie.secure', "true, false or 'auto'", secure)
+  const sameSiteGiven = c.sameSite ?? 'lax'
+  const sameSite: unknown = typeof sameSiteGiven === 'string' ? sameSiteGiven.toLowerCase() : sameSiteGiven
+  if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none' && sameSite !== false) {
+    throw invalid('cookie.sameSite', "'lax', 'strict', 'none' or false", sameSiteGiven)
+  }
+  const partitioned = bool('cookie.partitioned', c.partitioned, false)
+  const resolved: ResolvedOptions['cookie'] = {
+    path: optionalString('cookie.path', c.path, ATTRIBUTE, '/') as string,
+    domain: optionalString('cookie.domain', c.domain, ATTRIBUTE, undefined),
+    httpOnly: bool('cookie.httpOnly', c.httpOnly, true),
+    secure,
+    sameSite,
+    partitioned
+  }
+  // Browsers drop SameSite=None and Partitioned cookies that are not Secure.
+  if ((sameSite === 'none' || partitioned) && secure === false) {
+    throw invalid('cookie.secure', `true or 'auto' with ${partitioned ? 'partitioned' : "sameSite 'none'"}`, secure)
+  }
+  return Object.freeze(resolved)
+}
+
+function isStore (value: unknown): value is SessionStore {
+  if (value === null || typeof value !== 'object') return false
+  const s = value as Record<string, unknown>
+  return ['get', 'set', 'touch', 'destroy'].every((m) => typeof s[m] === 'function')
+}
+
+/** What `normalizeOptions` returns: the options, and the warnings to log. */
+export interface Normalized {
+  options: ResolvedOptions
+  warnings: string[]
+}
+
+/**
+ * Checks the options and resolves every default. Throws a coded error that
+ * names the option, what was expected and what was given.
+ */
+export function normalizeOptions (given: unknown): Normalized {
+  if (given === null || typeof given !== 'object') throw invalid('options', 'an object', given)
+  const o = given as Record<string, unknown>
+  for (const key of Object.keys(o)) {
+    if (!OPTION_NAMES.has(key)) throw invalid(key, `one of ${[...OPTION_NAMES].join(', ')}`, key)
+  }
+  const format = o.format ?? 'signed'
+  if (format !== 'signed' && format !== 'encrypted' && format !== 'flask') {
+    throw invalid('format', "'signed', 'encrypted' or 'flask'", format)
+  }
+  const { secrets, weak } = resolveSecrets(o.secret, format)
+  const absoluteTimeout = seconds('absoluteTimeout', o.absoluteTimeout, 0, true)
+  if (format === 'flask' && absoluteTimeout > 0) {
+    throw invalid('absoluteTimeout', "0 with format 'flask', whose cookie has no creation time", absoluteTimeout)
+  }
+  const store = o.store
+  if (store !== undefined && !isStore(store)) {
+    throw invalid('store', 'a SessionStore (an object with get, set, touch and destroy methods)', store)
+  }
+  if (store !== undefined && o.format !== undefined) {
+    throw invalid('format', 'no format with a store: the cookie carries only the signed session id', format)
+  }
+  const validate = o.validate
+  if (validate !== undefined && typeof validate !== 'function') throw invalid('validate', 'a function', validate)
+  const options: ResolvedOptions = {
+    secrets: Object.freeze(secrets),
+    cookieName: optionalString('cookieName', o.cookieName, TOKEN, 'session') as string,
+    cookie: resolveCookie(o.cookie),
+    maxAge: seconds('maxAge', o.maxAge, 2678400, false),
+    absoluteTimeout,
+    refreshEachRequest: bool('refreshEachRequest', o.refreshEachRequest, true),
+    format,
+    maxCookieSize: seconds('maxCookieSize', o.maxCookieSize, 4093, true),
+    store,
+    validate: validate as ResolvedOptions['validate']
+  }
+  const warnings = weak.map((index) =>
+    `secret[${index}] is shorter than 32 bytes; format 'flask' accepts it because the Flask app decides its key, but use a longer SECRET_KEY`)
+  return { options: Object.freeze(options), warnings }
+}

@@ -1,0 +1,292 @@
+/**
+ * The session object: a typed, dict-like view of the session's data, with
+ * Flask's flags (`new`, `modified`, `accessed`, `permanent`).
+ *
+ * The data is loaded lazily: a route that never touches the session never
+ * verifies its cookie. Changes are tracked two ways: every write through the
+ * API sets `modified`, and once a mutable value has been handed out, the
+ * session compares its serialization with the one it was loaded from, so an
+ * in-place change such as `session.get('data')!.push(8)` is saved too.
+ */
+import { FST_ERR_SESSION_KEY_NOT_FOUND, FST_ERR_SESSION_READONLY } from './errors.js'
+import type { Flash, SessionContent } from './serialize.js'
+
+/**
+ * The data a session holds. It starts empty; augment it in your app:
+ * @example
+ * declare module 'fastify-typed-session' {
+ *   interface SessionData { username: string }
+ * }
+ */
+export interface SessionData {}
+
+/** How a route may use its session (`config.session`). */
+export type SessionMode = 'on' | 'readonly' | 'off'
+
+/** The state shared by a session and the policy that opens and saves it. */
+export interface SessionState {
+  mode: SessionMode
+  /** The cookie value the request brought, if any. */
+  cookie: string | undefined
+  /** Fills `content` and the flags from the cookie, the first time it is needed. */
+  load: ((state: SessionState) => void) | undefined
+  serialize: (content: SessionContent) => string
+  content: SessionContent
+  /** The serialized content as loaded (or as last marked unmodified). */
+  baseline: string
+  isNew: boolean
+  permanent: boolean
+  /** When the session was created, in Unix seconds. */
+  created: number
+  modified: boolean
+  accessed: boolean
+  /** A mutable value was handed out, so it may have changed in place. */
+  exposed: boolean
+  /** `clear()` was called. */
+  cleared: boolean
+  /** `regenerate()` was called. */
+  regenerate: boolean
+  /** The cookie was verified with an old key, so it moves to the current one. */
+  renew: boolean
+  /** The flashes this request consumed (Flask keeps them for the request). */
+  flashesRead: Flash[] | undefined
+  /** The session was saved (or its save failed): later onSend calls skip it. */
+  saved: boolean
+}
+
+type Key<T> = keyof T & string
+type Value<T> = T[keyof T]
+
+const kState = Symbol('fastify-typed-session.state')
+
+function isMutable (value: unknown): boolean {
+  return value !== null && typeof value === 'object'
+}
+
+/**
+ * `request.session`: the session of one request, keyed by `SessionData`.
+ * As in a `Map`, iterating yields `[key, value]` entries. The permanent flag
+ * and the flash queue are kept apart from the data.
+ */
+export class Session<T extends object = SessionData> implements Iterable<[Key<T>, Value<T>]> {
+  readonly [kState]: SessionState
+
+  /** @internal Sessions are made by the plugin; use `request.session`. */
+  constructor (state: SessionState) {
+    this[kState] = state
+  }
+
+  #read (): Map<string, unknown> {
+    return accessState(this[kState]).content.data
+  }
+
+  #write (what: string): Map<string, unknown> {
+    const s = this[kState]
+    if (s.mode !== 'on') throw new FST_ERR_SESSION_READONLY(s.mode === 'off' ? 'false' : "'readonly'", what)
+    return this.#read()
+  }
+
+  #expose<V> (value: V): V {
+    if (isMutable(value)) this[kState].exposed = true
+    return value
+  }
+
+  /** Returns the value at `key`, or `fallback` (default `undefined`) when there is none. */
+  get<K extends Key<T>> (key: K): T[K] | undefined
+  get<K extends Key<T>, D> (key: K, fallback: D): T[K] | D
+  get (key: string, fallback?: unknown): unknown {
+    const data = this.#read()
+    return data.has(key) ? this.#expose(data.get(key)) : fallback
+  }
+
+  /** Sets the value at `key`. Setting `undefined` deletes the key. */
+  set<K extends Key<T>> (key: K, value: T[K]): this {
+    const data = this.#write('set()')
+    if (value === undefined) {
+      this.delete(key)
+      return this
+    }
+    data.set(key, value)
+    this[kState].modified = true
+    return this
+  }
+
+  /** Whether the session has a value at `key` (Flask's `key in session`). */
+  has (key: Key<T>): boolean {
+    return this.#read().has(key)
+  }
+
+  /** Deletes the value at `key`. Returns whether there was one. */
+  delete (key: Key<T>): boolean {
+    const deleted = this.#write('delete()').delete(key)
+    if (deleted) this[kState].modified = true
+    return deleted
+  }
+
+  /**
+   * Removes the value at `key` and returns it. Without a fallback, a
+   * missing key throws `FST_ERR_SESSION_KEY_NOT_FOUND` (Flask's KeyError).
+   */
+  pop<K extends Key<T>> (key: K): T[K]
+  pop<K extends Key<T>, D> (key: K, fallback: D): T[K] | D
+  pop (key: string, ...fallback: unknown[]): unknown {
+    const data = this.#write('pop()')
+    if (!data.has(key)) {
+      if (fallback.length > 0) return fallback[0]
+      throw new FST_ERR_SESSION_KEY_NOT_FOUND(JSON.stringify(key))
+    }
+    const value = data.get(key)
+    data.delete(key)
+    this[kState].modified = true
+    return value
+  }
+
+  /** Returns the value at `key`, first setting it to `value` when there is none. */
+  setDefault<K extends Key<T>> (key: K, value: T[K]): T[K] {
+    const data = this.#write('setDefault()')
+    if (data.has(key)) return this.#expose(data.get(key) as T[K])
+    this.set(key, value)
+    return this.#expose(value)
+  }
+
+  /** Sets every key of `values`. */
+  update (values: Partial<T>): void {
+    this.#write('update()')
+    for (const key of Object.keys(values) as Array<Key<T>>) this.set(key, values[key] as T[Key<T>])
+  }
+
+  /** Empties the session and makes it non-permanent: the cookie (or record) is deleted. */
+  clear (): void {
+    const data = this.#write('clear()')
+    const s = this[kState]
+    data.clear()
+    s.content.flashes = []
+    s.permanent = false
+    s.cleared = true
+    s.modified = true
+  }
+
+  /** The keys, in insertion order. */
+  keys (): IterableIterator<Key<T>> {
+    return this.#read().keys() as IterableIterator<Key<T>>
+  }
+
+  /** The values, in insertion order. */
+  values (): IterableIterator<Value<T>> {
+    const data = this.#read()
+    this[kState].exposed = true
+    return data.values() as IterableIterator<Value<T>>
+  }
+
+  /** The `[key, value]` entries, in insertion order. */
+  entries (): IterableIterator<[Key<T>, Value<T>]> {
+    const data = this.#read()
+    this[kState].exposed = true
+    return data.entries() as IterableIterator<[Key<T>, Value<T>]>
+  }
+
+  [Symbol.iterator] (): IterableIterator<[Key<T>, Value<T>]> {
+    return this.entries()
+  }
+
+  /** The number of keys. */
+  get size (): number {
+    return this.#read().size
+  }
+
+  /** The data as a plain object (for `JSON.stringify` and logging). */
+  toJSON (): Partial<T> {
+    const data = this.#read()
+    this[kState].exposed = true
+    return Object.fromEntries(data) as Partial<T>
+  }
+
+  /** `true` when the request brought no valid session. Read-only. */
+  get new (): boolean {
+    this.#read()
+    return this[kState].isNew
+  }
+
+  /**
+   * `true` after any change through the API, and after a value handed out
+   * was changed in place. Set it to `true` to force a save; set it to
+   * `false` to treat the current data as saved.
+   */
+  get modified (): boolean {
+    const s = this[kState]
+    if (s.modified) return true
+    if (!s.exposed) return false
+    try {
+      return s.serialize(s.content) !== s.baseline
+    } catch {
+      return true // an unserializable value is a change, and fails the save
+    }
+  }
+
+  set modified (value: boolean) {
+    const s = this[kState]
+    if (value) {
+      this.#write('setting modified')
+      s.modified = true
+      return
+    }
+    this.#read()
+    s.modified = false
+    s.baseline = s.serialize(s.content)
+    s.exposed = false
+  }
+
+  /** `true` once anything read or wrote the session on this request. Read-only. */
+  get accessed (): boolean {
+    return this[kState].accessed
+  }
+
+  /**
+   * A permanent session's cookie lives for `maxAge` seconds; any other is a
+   * browser-session cookie. Kept with the session.
+   */
+  get permanent (): boolean {
+    this.#read()
+    return this[kState].permanent
+  }
+
+  set permanent (value: boolean) {
+    this.#write('setting permanent')
+    const s = this[kState]
+    if (s.permanent !== value) {
+      s.permanent = value
+      s.modified = true
+    }
+  }
+
+  /**
+   * Re-issues the session under a new identity, keeping its data (against
+   * session fixation): in store mode a new id, and the old record deleted;
+   * in cookie mode a new cookie.
+   */
+  async regenerate (): Promise<void> {
+    this.#write('regenerate()')
+    this[kState].regenerate = true
+  }
+}
+
+/** @internal The state behind a session, for the policy and flashes. */
+export function stateOf (session: { readonly [kState]: SessionState }): SessionState {
+  return session[kState]
+}
+
+/** Loads the state if it is not loaded yet, without counting as access. */
+export function loadState (s: SessionState): SessionState {
+  if (s.load !== undefined) {
+    const load = s.load
+    s.load = undefined
+    load(s)
+  }
+  return s
+}
+
+/** Marks the state accessed, and loads it. */
+export function accessState (s: SessionState): SessionState {
+  s.accessed = true
+  return loadState(s)
+}
