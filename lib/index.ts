@@ -10,6 +10,8 @@
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
+import { encryptedCodec } from './codecs/encrypted.js'
+import { flaskCodec } from './codecs/flask.js'
 import { signedCodec } from './codecs/signed.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from './errors.js'
 import { flash, getFlashedMessages } from './flash.js'
@@ -70,10 +72,8 @@ function routeMode (request: FastifyRequest): SessionMode {
 
 const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyInstance, given) => {
   const { options, warnings } = normalizeOptions(given)
-  if (options.format !== 'signed' || options.store !== undefined) {
-    throw new FST_ERR_SESSION_INVALID_OPTION(options.store === undefined ? 'format' : 'store',
-      "format 'signed' (the encrypted and Flask formats and the stores are not available in this version)",
-      options.store === undefined ? JSON.stringify(options.format) : 'a store')
+  if (options.store !== undefined) {
+    throw new FST_ERR_SESSION_INVALID_OPTION('store', 'no store (server-side stores are not available in this version)', 'a store')
   }
   for (const warning of warnings) fastify.log.warn(warning)
 
@@ -81,7 +81,8 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
     // Only our cookie is needed, so the app does not pay for parsing every cookie.
     await fastify.register(fastifyCookie, { hook: false })
   }
-  const policy = new CookieInterface(options, signedCodec(options.secrets), fastify.serializeCookie)
+  const codecs = { signed: signedCodec, encrypted: encryptedCodec, flask: flaskCodec }
+  const policy = new CookieInterface(options, codecs[options.format](options.secrets), fastify.serializeCookie)
 
   fastify.decorateRequest('session', null as unknown as Session)
   fastify.decorateRequest('flash', flash)
