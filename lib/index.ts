@@ -15,16 +15,18 @@ import { flaskCodec } from './codecs/flask.js'
 import { signedCodec } from './codecs/signed.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from './errors.js'
 import { flash, getFlashedMessages } from './flash.js'
-import { CookieInterface } from './interface.js'
+import { CookieInterface, CookieWriter } from './interface.js'
+import { StoreInterface } from './store-interface.js'
 import { normalizeOptions, type TypedSessionOptions } from './options.js'
-import { Session, stateOf, type SessionData, type SessionMode } from './session.js'
+import { Session, stateOf, type SessionData, type SessionMode, type SessionState } from './session.js'
 
 export * from './errors.js'
 export type { SessionCookieOptions, SessionFormat, SessionSecret, TypedSessionOptions } from './options.js'
 export type { Session, SessionData } from './session.js'
 export type { FlashFilter } from './flash.js'
 export type { Flash } from './serialize.js'
-export type { SessionStore, StoreChange, StoreRecord } from './stores/types.js'
+export type { SessionStore, StoreChange, StoreRecord, UserIndexOptions } from './stores/types.js'
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
 
 /** Options of `app.sessions.encode()`. */
 export interface EncodeOptions {
@@ -65,6 +67,8 @@ declare module 'fastify' {
   }
 }
 
+const codecs = { signed: signedCodec, encrypted: encryptedCodec, flask: flaskCodec }
+
 function routeMode (request: FastifyRequest): SessionMode {
   const mode = request.routeOptions.config.session
   return mode === undefined ? 'on' : mode === false ? 'off' : 'readonly'
@@ -72,27 +76,26 @@ function routeMode (request: FastifyRequest): SessionMode {
 
 const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyInstance, given) => {
   const { options, warnings } = normalizeOptions(given)
-  if (options.store !== undefined) {
-    throw new FST_ERR_SESSION_INVALID_OPTION('store', 'no store (server-side stores are not available in this version)', 'a store')
-  }
   for (const warning of warnings) fastify.log.warn(warning)
 
   if (!fastify.hasDecorator('serializeCookie')) {
     // Only our cookie is needed, so the app does not pay for parsing every cookie.
     await fastify.register(fastifyCookie, { hook: false })
   }
-  const codecs = { signed: signedCodec, encrypted: encryptedCodec, flask: flaskCodec }
-  const policy = new CookieInterface(options, codecs[options.format](options.secrets), fastify.serializeCookie)
+  const writer = new CookieWriter(options, fastify.serializeCookie)
+  const policy = options.store === undefined
+    ? new CookieInterface(options, codecs[options.format](options.secrets), writer)
+    : new StoreInterface(options, options.store, writer)
 
   fastify.decorateRequest('session', null as unknown as Session)
   fastify.decorateRequest('flash', flash)
   fastify.decorateRequest('getFlashedMessages', getFlashedMessages)
   fastify.decorate('sessions', {
     async encode (data: Partial<SessionData>, { permanent = false }: EncodeOptions = {}): Promise<string> {
-      return policy.encode(data, permanent)
+      return await policy.encode(data, permanent)
     },
     async decode (value: string): Promise<Session | null> {
-      return policy.decode(value, fastify.log)
+      return await policy.decode(value, fastify.log)
     }
   } satisfies SessionTools)
 
@@ -104,7 +107,24 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
     }
   })
 
-  if (options.validate === undefined) {
+  if (policy instanceof CookieInterface) cookieHooks(fastify, policy, options.validate !== undefined)
+  else storeHooks(fastify, policy, options.validate !== undefined)
+}
+
+/** The session of a request whose onSend has not saved it yet, marking it saved. */
+function unsaved (request: FastifyRequest): SessionState | undefined {
+  const session = request.session
+  // null when a hook before ours answered the request.
+  if (session === null) return undefined
+  const s = stateOf(session)
+  if (s.saved) return undefined // onSend runs again for the error that a failed save sends
+  s.saved = true
+  return s
+}
+
+/** Cookie mode: synchronous hooks, so that a request pays no promise for its session. */
+function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, validate: boolean): void {
+  if (!validate) {
     fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
       request.session = policy.open(request, routeMode(request))
       done()
@@ -115,27 +135,30 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
       await policy.validate(request, request.session)
     })
   }
-
   fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
-    const session = request.session
-    // null when a hook before ours answered the request.
-    if (session === null) {
-      done(null, payload)
-      return
-    }
-    const s = stateOf(session)
-    if (s.saved) {
-      done(null, payload)
-      return
-    }
-    s.saved = true
-    try {
-      policy.save(request, reply, s)
-    } catch (err) {
-      done(err as Error)
-      return
+    const s = unsaved(request)
+    if (s !== undefined) {
+      try {
+        policy.save(request, reply, s)
+      } catch (err) {
+        done(err as Error)
+        return
+      }
     }
     done(null, payload)
+  })
+}
+
+/** Store mode: the record is loaded before the handler runs, and saved before the response is sent. */
+function storeHooks (fastify: FastifyInstance, policy: StoreInterface, validate: boolean): void {
+  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+    request.session = await policy.open(request, routeMode(request))
+    if (validate) await policy.validate(request, request.session)
+  })
+  fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const s = unsaved(request)
+    if (s !== undefined) await policy.save(request, reply, s)
+    return payload
   })
 }
 

@@ -11,14 +11,14 @@
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
+import { clock } from './clock.js'
 import type { CookieCodec, Envelope } from './codecs/types.js'
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { stringifyEntry, type SessionContent } from './serialize.js'
 import { loadState, Session, stateOf, type SessionMode, type SessionState } from './session.js'
 
-/** The clock, in Unix seconds. Tests replace `now` instead of sleeping. */
-export const clock = { now: (): number => Math.floor(Date.now() / 1000) }
+export { clock }
 
 /** How far in the future a signature may be dated (clock skew between servers). */
 const MAX_SKEW = 60
@@ -61,7 +61,7 @@ export function findCookie (header: string | undefined, name: string): string | 
 }
 
 /** An empty new session's state. */
-function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize']): SessionState {
+export function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize']): SessionState {
   return {
     mode,
     cookie,
@@ -88,17 +88,12 @@ export class CookieInterface {
   readonly #options: ResolvedOptions
   readonly #codec: CookieCodec
   readonly #cache = new LRUCache<string, Envelope>({ max: CACHE_SIZE })
-  readonly #attributes: { plain: string, secure: string }
-  #expiresAt = 0
-  #expires = ''
+  readonly #writer: CookieWriter
 
-  constructor (options: ResolvedOptions, codec: CookieCodec, serializeCookie: (name: string, value: string, attrs: object) => string) {
+  constructor (options: ResolvedOptions, codec: CookieCodec, writer: CookieWriter) {
     this.#options = options
     this.#codec = codec
-    const { path, domain, httpOnly, sameSite, partitioned } = options.cookie
-    const attributes = (secure: boolean): string =>
-      serializeCookie('x', '', { path, domain, httpOnly, secure, sameSite, partitioned }).slice(2)
-    this.#attributes = { plain: attributes(false), secure: attributes(true) }
+    this.#writer = writer
   }
 
   /** Checks a cookie value: its signature (or a cache hit) and its times. */
@@ -190,7 +185,7 @@ export class CookieInterface {
     }
     if (content.data.size === 0 && content.flashes.length === 0) {
       if ((changed || s.cleared) && s.cookie !== undefined) {
-        reply.header('set-cookie', `${this.#options.cookieName}=${EXPIRED}${this.#suffix(request)}`)
+        this.#writer.delete(request, reply)
         addVaryCookie(reply)
       } else if (s.accessed) {
         addVaryCookie(reply)
@@ -201,31 +196,9 @@ export class CookieInterface {
       body ??= this.#codec.stringify(content)
       const now = clock.now()
       const created = s.isNew || s.regenerate ? now : s.created
-      this.#setCookie(request, reply, s, this.#codec.seal(body, s.permanent, created, now), now)
+      this.#writer.set(request, reply, this.#codec.seal(body, s.permanent, created, now), s.permanent, now, s.content)
     }
     addVaryCookie(reply)
-  }
-
-  #suffix (request: FastifyRequest): string {
-    const secure = this.#options.cookie.secure
-    return secure === true || (secure === 'auto' && request.protocol === 'https') ? this.#attributes.secure : this.#attributes.plain
-  }
-
-  #setCookie (request: FastifyRequest, reply: FastifyReply, s: SessionState, value: string, now: number): void {
-    const { cookieName, maxAge, maxCookieSize } = this.#options
-    let header = `${cookieName}=${value}`
-    if (s.permanent) {
-      if (this.#expiresAt !== now) {
-        this.#expiresAt = now
-        this.#expires = `; Max-Age=${maxAge}; Expires=${new Date((now + maxAge) * 1000).toUTCString()}`
-      }
-      header += this.#expires
-    }
-    header += this.#suffix(request)
-    if (maxCookieSize > 0 && header.length > maxCookieSize) {
-      throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, largestKeys(s.content))
-    }
-    reply.header('set-cookie', header)
   }
 
   /** `app.sessions.encode`: a cookie value for the given data. */
@@ -240,6 +213,54 @@ export class CookieInterface {
     const s = newState('on', value, this.#codec.stringify)
     this.#load(s, log)
     return s.isNew ? null : new Session(s)
+  }
+}
+
+/** Writes the session cookie's Set-Cookie header: set, with expiry when permanent, or delete. */
+export class CookieWriter {
+  readonly #options: ResolvedOptions
+  readonly #attributes: { plain: string, secure: string }
+  #expiresAt = 0
+  #expires = ''
+
+  constructor (options: ResolvedOptions, serializeCookie: (name: string, value: string, attrs: object) => string) {
+    this.#options = options
+    const { path, domain, httpOnly, sameSite, partitioned } = options.cookie
+    // The attributes never change, so they are formatted once, by @fastify/cookie.
+    const attributes = (secure: boolean): string =>
+      serializeCookie('x', '', { path, domain, httpOnly, secure, sameSite, partitioned }).slice(2)
+    this.#attributes = { plain: attributes(false), secure: attributes(true) }
+  }
+
+  #suffix (request: FastifyRequest): string {
+    const secure = this.#options.cookie.secure
+    return secure === true || (secure === 'auto' && request.protocol === 'https') ? this.#attributes.secure : this.#attributes.plain
+  }
+
+  /**
+   * Sets the cookie. Throws `FST_ERR_SESSION_TOO_LARGE`, naming the largest
+   * keys of `content`, when the header would exceed `maxCookieSize`.
+   */
+  set (request: FastifyRequest, reply: FastifyReply, value: string, permanent: boolean, now: number, content: SessionContent): void {
+    const { cookieName, maxAge, maxCookieSize } = this.#options
+    let header = `${cookieName}=${value}`
+    if (permanent) {
+      if (this.#expiresAt !== now) {
+        this.#expiresAt = now
+        this.#expires = `; Max-Age=${maxAge}; Expires=${new Date((now + maxAge) * 1000).toUTCString()}`
+      }
+      header += this.#expires
+    }
+    header += this.#suffix(request)
+    if (maxCookieSize > 0 && header.length > maxCookieSize) {
+      throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, largestKeys(content))
+    }
+    reply.header('set-cookie', header)
+  }
+
+  /** Deletes the cookie, with the same Path, Domain, Secure, SameSite and Partitioned. */
+  delete (request: FastifyRequest, reply: FastifyReply): void {
+    reply.header('set-cookie', `${this.#options.cookieName}=${EXPIRED}${this.#suffix(request)}`)
   }
 }
 

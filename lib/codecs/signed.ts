@@ -12,7 +12,7 @@
  * Every part is covered by SIG, so the permanent flag in HEAD can be read
  * before verifying (it only decides whether verifying is needed at all).
  */
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { parseContent, stringifyContent } from '../serialize.js'
 import type { CookieCodec, Envelope } from './types.js'
@@ -94,6 +94,44 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
 
     claimsPermanent (value) {
       return value.charCodeAt(1) === 112 // '1p...'
+    }
+  }
+}
+
+/**
+ * A store-mode cookie: the session id and its signature.
+ *
+ *   value = ID "." SIG
+ *   ID    = b64url(32 random bytes)                 256 bits, from crypto.randomBytes
+ *   SIG   = b64url(HMAC-SHA256(K, ID))
+ *   K     = HKDF-SHA256(secret, info = "fastify-typed-session id v1"), one per secret
+ */
+export interface SignedIds {
+  /** A new random id. */
+  create (): string
+  /** The cookie value for an id, signed with the first key. */
+  sign (id: string): string
+  /** The id in a cookie value and the index of the key that verified it, or the reason it was rejected. */
+  verify (value: string): { id: string, keyIndex: number } | string
+}
+
+const ID = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/
+
+/** Builds the signer of store-mode session ids (the first secret signs). */
+export function signedIds (secrets: readonly Buffer[]): SignedIds {
+  const keys = deriveKeys(secrets, 'fastify-typed-session id v1')
+  const mac = (key: Buffer, id: string): string => createHmac('sha256', key).update(id).digest('base64url')
+  return {
+    create: () => randomBytes(32).toString('base64url'),
+    sign: (id) => `${id}.${mac(keys[0] as Buffer, id)}`,
+    verify (value) {
+      if (!ID.test(value)) return 'the value is malformed'
+      const id = value.slice(0, 43)
+      const given = Buffer.from(value.slice(44))
+      for (let i = 0; i < keys.length; i++) {
+        if (timingSafeEqual(Buffer.from(mac(keys[i] as Buffer, id)), given)) return { id, keyIndex: i }
+      }
+      return 'the signature does not match any key'
     }
   }
 }

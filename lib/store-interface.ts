@@ -1,0 +1,221 @@
+/**
+ * The store-mode policy: the cookie carries only a signed session id, and
+ * the data lives in a `SessionStore`, one field per top-level key.
+ *
+ * The same rules as in cookie mode (see `interface.ts`), plus:
+ * - a save writes only the fields that changed and deletes only the fields
+ *   that were removed (merge by key), so concurrent requests that change
+ *   different keys both keep their changes;
+ * - the cookie is set only when the id or its expiry changes: a new
+ *   session, `regenerate()`, an old key, a change of `permanent`, or a
+ *   permanent session's refresh (which also extends the record's TTL);
+ * - `clear()` deletes the record, so the session ends on every device;
+ * - a store that fails gives `FST_ERR_SESSION_STORE_UNAVAILABLE` (503).
+ */
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import { LRUCache } from 'lru-cache'
+import { clock } from './clock.js'
+import { signedIds, type SignedIds } from './codecs/signed.js'
+import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
+import { addVaryCookie, findCookie, newState, type CookieWriter } from './interface.js'
+import type { ResolvedOptions } from './options.js'
+import { asFlashes, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
+import { Session, stateOf, type SessionMode, type SessionState } from './session.js'
+import type { SessionStore, StoreRecord } from './stores/types.js'
+
+const PERMANENT_FIELD = '_permanent'
+const CREATED_FIELD = '_created'
+const CACHE_SIZE = 10000
+
+/** The store-mode policy. */
+export class StoreInterface {
+  readonly #options: ResolvedOptions
+  readonly #store: SessionStore
+  readonly #ids: SignedIds
+  readonly #writer: CookieWriter
+  /** Verified cookie values, so that a returning cookie skips the MAC. */
+  readonly #verified = new LRUCache<string, { id: string, keyIndex: number }>({ max: CACHE_SIZE })
+  /** The loaded record of each open session. */
+  readonly #records = new WeakMap<SessionState, { id: string, fields: StoreRecord }>()
+
+  constructor (options: ResolvedOptions, store: SessionStore, writer: CookieWriter) {
+    this.#options = options
+    this.#store = store
+    this.#ids = signedIds(options.secrets)
+    this.#writer = writer
+  }
+
+  async #call<R> (what: string, fn: () => Promise<R>): Promise<R> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  #ttl (created: number, now: number): number {
+    const { maxAge, absoluteTimeout } = this.#options
+    return absoluteTimeout > 0 ? Math.max(1, Math.min(maxAge, created + absoluteTimeout - now)) : maxAge
+  }
+
+  #verify (cookie: string): { id: string, keyIndex: number } | string {
+    let verified = this.#verified.get(cookie)
+    if (verified === undefined) {
+      const result = this.#ids.verify(cookie)
+      if (typeof result === 'string') return result
+      this.#verified.set(cookie, verified = result)
+    }
+    return verified
+  }
+
+  /** Loads a record into a state; returns the reason when there is no valid session. */
+  async #load (s: SessionState, cookie: string): Promise<string | undefined> {
+    const verified = this.#verify(cookie)
+    if (typeof verified === 'string') return verified
+    const fields = await this.#call('get', () => this.#store.get(verified.id))
+    if (fields === null) return 'there is no record for the id (it expired or was deleted)'
+    const data = new Map<string, unknown>()
+    const content: SessionContent = { data, flashes: [] }
+    let created = 0
+    try {
+      for (const field of Object.keys(fields)) {
+        const text = fields[field] as string
+        if (field === FLASHES_KEY) content.flashes = asFlashes(JSON.parse(text))
+        else if (field === PERMANENT_FIELD) s.permanent = text === 'true'
+        else if (field === CREATED_FIELD) created = Number(text)
+        else data.set(field, parse(text))
+      }
+    } catch (err) {
+      s.permanent = false
+      return `the record cannot be decoded (${(err as Error).message})`
+    }
+    const { absoluteTimeout } = this.#options
+    if (absoluteTimeout > 0 && clock.now() - created > absoluteTimeout) {
+      s.permanent = false
+      return `the session is older than absoluteTimeout (${absoluteTimeout} s)`
+    }
+    s.content = content
+    s.baseline = stringifyContent(content)
+    s.isNew = false
+    s.created = created
+    s.renew = verified.keyIndex > 0
+    this.#records.set(s, { id: verified.id, fields })
+    return undefined
+  }
+
+  /** Opens the request's session, loading its record from the store. */
+  async open (request: FastifyRequest, mode: SessionMode): Promise<Session> {
+    const s = newState(mode, undefined, stringifyContent)
+    if (mode !== 'off') {
+      const cookie = findCookie(request.headers.cookie, this.#options.cookieName)
+      if (cookie === null) {
+        request.log.debug({ reason: 'several values' }, 'session cookie rejected: the request sent several session cookies')
+      } else if (cookie !== undefined && cookie !== '') {
+        s.cookie = cookie
+        const reason = await this.#load(s, cookie)
+        if (reason !== undefined) request.log.debug({ reason }, `session cookie rejected: ${reason}`)
+      }
+    }
+    return new Session(s)
+  }
+
+  /** Runs `validate` on a loaded session; a `false` answer empties it. */
+  async validate (request: FastifyRequest, session: Session): Promise<void> {
+    const s = stateOf(session)
+    if (s.isNew) return
+    const valid = await (this.#options.validate as NonNullable<ResolvedOptions['validate']>)(session, request)
+    if (valid === false) {
+      Object.assign(s, newState(s.mode, s.cookie, s.serialize), { cleared: true, accessed: s.accessed })
+      request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
+    }
+  }
+
+  /** The record fields of a session's content. */
+  #fields (s: SessionState, created: number): StoreRecord {
+    const fields: StoreRecord = {}
+    for (const [key, value] of s.content.data) {
+      if (value !== undefined) fields[key] = stringifyEntry(key, value)
+    }
+    if (s.content.flashes.length > 0) fields[FLASHES_KEY] = JSON.stringify(s.content.flashes)
+    if (s.permanent) fields[PERMANENT_FIELD] = 'true'
+    fields[CREATED_FIELD] = String(created)
+    return fields
+  }
+
+  /** Saves the session: merges the changed keys into its record, and sets the cookie when needed. */
+  async save (request: FastifyRequest, reply: FastifyReply, s: SessionState): Promise<void> {
+    if (s.mode === 'off') return
+    if (s.mode === 'readonly') {
+      if (s.accessed) addVaryCookie(reply)
+      return
+    }
+    const loaded = this.#records.get(s)
+    const refresh = s.permanent && this.#options.refreshEachRequest
+    if (!s.accessed && !(refresh && loaded !== undefined)) return
+    addVaryCookie(reply)
+    const changed = s.modified || s.regenerate || (s.exposed && s.serialize(s.content) !== s.baseline)
+    const now = clock.now()
+    const store = this.#store
+
+    if (s.content.data.size === 0 && s.content.flashes.length === 0) {
+      if (!(changed || s.cleared) || s.cookie === undefined) return
+      if (loaded !== undefined) await this.#call('destroy', () => store.destroy(loaded.id))
+      this.#writer.delete(request, reply)
+      return
+    }
+
+    let id: string
+    if (loaded === undefined || s.regenerate) {
+      const created = loaded === undefined || s.regenerate ? now : s.created
+      const fields = this.#fields(s, created)
+      id = this.#ids.create()
+      const ttl = this.#ttl(created, now)
+      if (loaded === undefined) await this.#call('set', () => store.set(id, { set: fields, delete: [], create: true }, ttl))
+      else await this.#call('rename', () => store.rename(loaded.id, id, fields, ttl))
+    } else {
+      id = loaded.id
+      const ttl = this.#ttl(s.created, now)
+      if (changed) {
+        const fields = this.#fields(s, s.created)
+        const set: StoreRecord = {}
+        for (const field of Object.keys(fields)) {
+          if (fields[field] !== loaded.fields[field]) set[field] = fields[field] as string
+        }
+        const removed = Object.keys(loaded.fields).filter((field) => !Object.hasOwn(fields, field))
+        if (Object.keys(set).length > 0 || removed.length > 0) {
+          await this.#call('set', () => store.set(id, { set, delete: removed, create: false }, ttl))
+        } else if (refresh) {
+          await this.#call('touch', () => store.touch(id, ttl))
+        }
+        const permanentChanged = (fields[PERMANENT_FIELD] === 'true') !== (loaded.fields[PERMANENT_FIELD] === 'true')
+        if (!(permanentChanged || refresh || s.renew)) return
+      } else if (refresh) {
+        await this.#call('touch', () => store.touch(id, ttl))
+      } else if (!s.renew) {
+        return
+      }
+    }
+    this.#writer.set(request, reply, this.#ids.sign(id), s.permanent, now, s.content)
+  }
+
+  /** `app.sessions.encode`: creates a record and returns its signed id. */
+  async encode (data: object, permanent: boolean): Promise<string> {
+    const s = newState('on', undefined, stringifyContent)
+    s.content.data = new Map(Object.entries(data))
+    s.permanent = permanent
+    const now = clock.now()
+    const id = this.#ids.create()
+    const fields = this.#fields(s, now)
+    await this.#call('set', () => this.#store.set(id, { set: fields, delete: [], create: true }, this.#ttl(now, now)))
+    return this.#ids.sign(id)
+  }
+
+  /** `app.sessions.decode`: the session of a signed id, or `null`. */
+  async decode (value: string, log: FastifyBaseLogger): Promise<Session | null> {
+    const s = newState('on', value, stringifyContent)
+    const reason = await this.#load(s, value)
+    if (reason === undefined) return new Session(s)
+    log.debug({ reason }, `session cookie rejected: ${reason}`)
+    return null
+  }
+}

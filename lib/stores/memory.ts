@@ -1,0 +1,102 @@
+/**
+ * `MemoryStore`: sessions in this process's memory, bounded, with LRU
+ * eviction and expiry (through `lru-cache`).
+ *
+ * It is for one process: development, tests, and single-process apps.
+ * Sessions are lost on restart, and several processes (cluster mode, more
+ * than one machine) each see their own sessions; use `RedisStore` there.
+ */
+import { LRUCache } from 'lru-cache'
+import { clock } from '../clock.js'
+import { userOf, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
+
+/** Options of `MemoryStore`. */
+export interface MemoryStoreOptions extends UserIndexOptions {
+  /**
+   * The most sessions kept; the least recently used is evicted beyond it.
+   * @default 10000
+   */
+  max?: number
+}
+
+/** A bounded in-process session store, for one process. */
+export class MemoryStore implements SessionStore {
+  readonly #records: LRUCache<string, Map<string, string>>
+  readonly #userKey: string | undefined
+  readonly #users = new Map<string, Set<string>>()
+
+  constructor ({ max = 10000, userKey }: MemoryStoreOptions = {}) {
+    if (!Number.isSafeInteger(max) || max < 1) {
+      throw new RangeError(`Expected MemoryStore max to be a positive whole number, received ${String(max)}`)
+    }
+    this.#userKey = userKey
+    this.#records = new LRUCache({
+      max,
+      // Expiry follows the plugin's clock, so that tests can move time.
+      perf: { now: () => clock.now() * 1000 },
+      dispose: (record, id) => { this.#unindex(id, record) }
+    })
+  }
+
+  #index (id: string, record: Map<string, string>): void {
+    if (this.#userKey === undefined) return
+    const user = userOf(record.get(this.#userKey))
+    if (user === undefined) return
+    let ids = this.#users.get(user)
+    if (ids === undefined) this.#users.set(user, ids = new Set())
+    ids.add(id)
+  }
+
+  #unindex (id: string, record: Map<string, string>): void {
+    if (this.#userKey === undefined) return
+    const user = userOf(record.get(this.#userKey))
+    const ids = user === undefined ? undefined : this.#users.get(user)
+    if (ids === undefined) return
+    ids.delete(id)
+    if (ids.size === 0) this.#users.delete(user as string)
+  }
+
+  async get (id: string): Promise<StoreRecord | null> {
+    const record = this.#records.get(id)
+    return record === undefined ? null : Object.fromEntries(record)
+  }
+
+  async set (id: string, change: StoreChange, ttl: number): Promise<void> {
+    const current = this.#records.get(id)
+    if (current === undefined && !change.create) return
+    const record = new Map(current)
+    for (const field of change.delete) record.delete(field)
+    for (const field of Object.keys(change.set)) record.set(field, change.set[field] as string)
+    // Replacing the entry runs dispose on the old one, which unindexes it.
+    this.#records.set(id, record, { ttl: ttl * 1000 })
+    this.#index(id, record)
+  }
+
+  async touch (id: string, ttl: number): Promise<void> {
+    const record = this.#records.get(id)
+    if (record !== undefined) this.#records.set(id, record, { ttl: ttl * 1000, noDisposeOnSet: true })
+  }
+
+  async destroy (id: string): Promise<void> {
+    this.#records.delete(id)
+  }
+
+  async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
+    this.#records.delete(oldId)
+    const moved = new Map(Object.entries(record))
+    this.#records.set(newId, moved, { ttl: ttl * 1000 })
+    this.#index(newId, moved)
+  }
+
+  /** Deletes every session of a user (requires `userKey`). Returns how many. */
+  async destroyUser (user: string | number): Promise<number> {
+    const ids = [...(this.#users.get(String(user)) ?? [])]
+    for (const id of ids) this.#records.delete(id)
+    return ids.length
+  }
+
+  /** The number of sessions kept. */
+  get size (): number {
+    return this.#records.size
+  }
+}
