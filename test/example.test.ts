@@ -1,0 +1,315 @@
+/**
+ * The example app (example/app.ts), driven route by route through
+ * `inject`, with a small cookie jar that plays the browser.
+ */
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import t from 'tap'
+import { buildApp, escapeHtml, MAX_ITEM, MAX_LIST_BYTES, MAX_NAME } from '../example/app.js'
+import { MemoryStore } from '../lib/index.js'
+import { SECRET, setCookies } from './helpers/build.js'
+
+/** A browser's view of the app: it keeps the session cookie between requests. */
+interface Browser {
+  cookie: string | undefined
+  get (url: string): Promise<LightMyRequestResponse>
+  post (url: string, form: Record<string, string>): Promise<LightMyRequestResponse>
+}
+
+function browser (app: FastifyInstance): Browser {
+  const b: Browser = {
+    cookie: undefined,
+    get: async (url) => send({ method: 'GET', url }),
+    post: async (url, form) => send({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams(form).toString()
+    })
+  }
+  async function send (options: InjectOptions): Promise<LightMyRequestResponse> {
+    const res = await app.inject({ ...options, cookies: b.cookie === undefined ? {} : { session: b.cookie } })
+    const set = res.cookies.find((c) => c.name === 'session')
+    if (set !== undefined) b.cookie = set.maxAge === 0 ? undefined : set.value
+    return res
+  }
+  return b
+}
+
+async function start (t: { teardown: (fn: () => unknown) => void }): Promise<{ app: FastifyInstance, b: Browser }> {
+  const app = buildApp({ secret: SECRET })
+  t.teardown(() => app.close())
+  return { app, b: browser(app) }
+}
+
+/** The session cookie's Set-Cookie header of a response. */
+function sessionHeader (res: LightMyRequestResponse): string {
+  const headers = setCookies(res).filter((h) => h.startsWith('session='))
+  if (headers.length !== 1) throw new Error(`expected one session Set-Cookie, got ${headers.length}`)
+  return headers[0] as string
+}
+
+/** The items of the list page, in order. */
+function listItems (res: LightMyRequestResponse): string[] {
+  return [...res.body.matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1] as string)
+}
+
+t.test('the index says nobody is logged in, links to the login page, and sets no cookie', async (t) => {
+  const { b } = await start(t)
+  const res = await b.get('/')
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/html; charset=utf-8/)
+  t.match(res.body, '<p>You are not logged in</p>')
+  t.match(res.body, '<a href="/login">')
+  t.notMatch(res.body, 'Logged in as')
+  t.notMatch(res.body, 'class="flashes"')
+  t.same(setCookies(res), [])
+  t.equal(res.headers.vary, 'Cookie')
+})
+
+t.test('the login page shows a form with a username field and a remember-me checkbox that posts to /login', async (t) => {
+  const { b } = await start(t)
+  const res = await b.get('/login')
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/html/)
+  t.match(res.body, '<form method="post" action="/login">')
+  t.match(res.body, `<input type="text" name="username" maxlength="${MAX_NAME}"`)
+  t.match(res.body, '<input type="checkbox" name="remember" value="1">')
+  t.same(setCookies(res), [])
+})
+
+t.test('logging in without remember-me sets a browser-session cookie and redirects to the index', async (t) => {
+  const { b } = await start(t)
+  const res = await b.post('/login', { username: 'ada' })
+  t.equal(res.statusCode, 302)
+  t.equal(res.headers.location, '/')
+  const header = sessionHeader(res)
+  t.notMatch(header, /Max-Age/i)
+  t.notMatch(header, /Expires/i)
+  t.match(header, '; Path=/')
+  t.match(header, '; HttpOnly')
+  t.match(header, '; SameSite=Lax')
+  t.notMatch(header, /Secure/)
+
+  const index = await b.get('/')
+  t.match(index.body, '<p>Logged in as ada</p>')
+  t.match(index.body, '<a href="/logout">')
+  t.notMatch(index.body, 'You are not logged in')
+})
+
+t.test('logging in with remember-me sets a permanent cookie that lives 31 days, refreshed on each request', async (t) => {
+  const { b } = await start(t)
+  const res = await b.post('/login', { username: 'ada', remember: '1' })
+  t.equal(res.statusCode, 302)
+  const header = sessionHeader(res)
+  t.match(header, '; Max-Age=2678400; Expires=')
+  const expires = Date.parse((/Expires=([^;]+)/.exec(header) as RegExpExecArray)[1] as string)
+  t.ok(Math.abs(expires - (Date.now() + 2678400 * 1000)) < 5000, 'Expires is 31 days from now')
+
+  const index = await b.get('/')
+  t.match(index.body, '<p>Logged in as ada</p>')
+  t.match(sessionHeader(index), '; Max-Age=2678400; Expires=')
+})
+
+t.test('logging in again without remember-me turns a permanent session back into a browser-session one', async (t) => {
+  const { b } = await start(t)
+  t.match(sessionHeader(await b.post('/login', { username: 'ada', remember: '1' })), 'Max-Age=2678400')
+  const again = await b.post('/login', { username: 'grace' })
+  t.notMatch(sessionHeader(again), /Max-Age|Expires/)
+  t.match((await b.get('/')).body, '<p>Logged in as grace</p>')
+})
+
+t.test('the login flash is shown on the next page only, once', async (t) => {
+  const { b } = await start(t)
+  await b.post('/login', { username: 'ada' })
+  const first = await b.get('/')
+  t.match(first.body, '<ul class="flashes"><li class="message">You were logged in</li></ul>')
+  const second = await b.get('/')
+  t.notMatch(second.body, 'You were logged in')
+  t.notMatch(second.body, 'class="flashes"')
+  t.match(second.body, '<p>Logged in as ada</p>')
+})
+
+t.test('a blank or too long username is refused with an error flash on the login page', async (t) => {
+  const { b } = await start(t)
+  for (const username of ['', '   ', 'x'.repeat(MAX_NAME + 1)]) {
+    const res = await b.post('/login', { username })
+    t.equal(res.statusCode, 302)
+    t.equal(res.headers.location, '/login')
+    const form = await b.get('/login')
+    t.match(form.body, `<li class="error">Please enter a username of 1 to ${MAX_NAME} characters</li>`)
+    t.notMatch((await b.get('/login')).body, 'class="flashes"', 'the error is shown once')
+    t.match((await b.get('/')).body, 'You are not logged in')
+  }
+  const missing = await b.post('/login', {})
+  t.equal(missing.headers.location, '/login', 'a form without the field is a blank username')
+  t.match((await b.post('/login', { username: 'x'.repeat(MAX_NAME) })).headers.location, '/', `${MAX_NAME} characters are accepted`)
+})
+
+t.test('a username around spaces is trimmed', async (t) => {
+  const { b } = await start(t)
+  await b.post('/login', { username: '  ada  ' })
+  t.match((await b.get('/')).body, '<p>Logged in as ada</p>')
+})
+
+t.test('a login body that is not a form of strings is refused with 400', async (t) => {
+  const { app } = await start(t)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'username=a&username=b'
+  })
+  t.equal(res.statusCode, 400)
+  t.same(setCookies(res), [])
+})
+
+t.test('a username with HTML is escaped on the index', async (t) => {
+  const { b } = await start(t)
+  await b.post('/login', { username: '<script>alert("x")</script>&\'' })
+  const res = await b.get('/')
+  t.match(res.body, '<p>Logged in as &#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62;&#38;&#39;</p>')
+  t.notMatch(res.body, '<script>')
+})
+
+t.test('escapeHtml escapes the five characters that matter in HTML text and attributes', async (t) => {
+  t.equal(escapeHtml('<a href="x">Tom & Jerry\'s</a>'), '&#60;a href=&#34;x&#34;&#62;Tom &#38; Jerry&#39;s&#60;/a&#62;')
+  t.equal(escapeHtml('plain text'), 'plain text')
+})
+
+t.test('the list page starts empty and shows a form that posts to /list', async (t) => {
+  const { b } = await start(t)
+  const res = await b.get('/list')
+  t.equal(res.statusCode, 200)
+  t.match(res.body, '<p>The list is empty.</p>')
+  t.match(res.body, '<form method="post" action="/list">')
+  t.match(res.body, `<input type="text" name="item" maxlength="${MAX_ITEM}"`)
+  t.same(setCookies(res), [], 'reading an empty list sets no cookie')
+})
+
+t.test('items appended in place to the list in the session persist across requests', async (t) => {
+  const { b } = await start(t)
+  const first = await b.post('/list', { item: 'milk' })
+  t.equal(first.statusCode, 302)
+  t.equal(first.headers.location, '/list')
+  t.ok(b.cookie, 'the first item creates the session cookie')
+  // From here on, the handler only pushes onto the array it got from the session.
+  for (const item of ['eggs', 'bread']) {
+    const res = await b.post('/list', { item })
+    t.equal(res.statusCode, 302)
+    t.ok(sessionHeader(res), `appending ${item} in place re-issues the cookie`)
+  }
+  t.same(listItems(await b.get('/list')), ['milk', 'eggs', 'bread'])
+  t.same(listItems(await b.get('/list')), ['milk', 'eggs', 'bread'], 'reading the list again changes nothing')
+})
+
+t.test('the list is kept beside the login, and reading it does not re-issue a non-permanent cookie', async (t) => {
+  const { b } = await start(t)
+  await b.post('/login', { username: 'ada' })
+  await b.get('/') // consumes the flash
+  await b.post('/list', { item: 'milk' })
+  const list = await b.get('/list')
+  t.same(listItems(list), ['milk'])
+  t.same(setCookies(list), [])
+  t.equal(list.headers.vary, 'Cookie')
+  t.match((await b.get('/')).body, '<p>Logged in as ada</p>')
+})
+
+t.test('list items with HTML are escaped', async (t) => {
+  const { b } = await start(t)
+  await b.post('/list', { item: '<script>alert(1)</script>' })
+  const res = await b.get('/list')
+  t.same(listItems(res), ['&#60;script&#62;alert(1)&#60;/script&#62;'])
+  t.notMatch(res.body, '<script>')
+})
+
+t.test('a blank or too long item is refused with an error flash and leaves the list as it was', async (t) => {
+  const { b } = await start(t)
+  await b.post('/list', { item: 'milk' })
+  for (const form of [{ item: '  ' }, { item: 'x'.repeat(MAX_ITEM + 1) }, {}]) {
+    const res = await b.post('/list', form)
+    t.equal(res.headers.location, '/list')
+    const list = await b.get('/list')
+    t.match(list.body, `<li class="error">Please enter an item of 1 to ${MAX_ITEM} characters</li>`)
+    t.same(listItems(list), ['milk'])
+  }
+})
+
+t.test('the list refuses an item once its JSON would pass the size limit, so the cookie stays small', async (t) => {
+  const { b } = await start(t)
+  await b.post('/login', { username: '\u2603'.repeat(MAX_NAME), remember: '1' })
+  // Multi-byte items: each is 3 bytes a character, plus its quotes.
+  const item = '\u65e5'.repeat(MAX_ITEM)
+  const fits = Math.floor((MAX_LIST_BYTES - 1) / (3 * MAX_ITEM + 3))
+  for (let i = 0; i < fits; i++) {
+    const res = await b.post('/list', { item })
+    t.equal(res.statusCode, 302, `item ${i + 1} fits`)
+  }
+  const full = await b.post('/list', { item })
+  t.equal(full.statusCode, 302)
+  const list = await b.get('/list')
+  t.match(list.body, '<li class="error">The list is full: a session cookie holds about 4 KB</li>')
+  t.equal(listItems(list).length, fits)
+  t.ok(sessionHeader(list).length <= 4093, 'the largest cookie is within maxCookieSize')
+  t.match((await b.get('/')).body, 'Logged in as')
+})
+
+t.test('logging out forgets the user and the list, deletes the cookie and redirects to the index', async (t) => {
+  const { b } = await start(t)
+  await b.post('/login', { username: 'ada', remember: '1' })
+  await b.post('/list', { item: 'milk' })
+  const res = await b.get('/logout')
+  t.equal(res.statusCode, 302)
+  t.equal(res.headers.location, '/')
+  const header = sessionHeader(res)
+  t.match(header, /^session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=\/; HttpOnly; SameSite=Lax$/)
+  t.equal(b.cookie, undefined)
+  const index = await b.get('/')
+  t.match(index.body, 'You are not logged in')
+  t.notMatch(index.body, 'You were logged in', 'the unread login flash went with the session')
+  t.same(listItems(await b.get('/list')), [])
+})
+
+t.test('logging out without a session just redirects, and sets no cookie', async (t) => {
+  const { b } = await start(t)
+  const res = await b.get('/logout')
+  t.equal(res.statusCode, 302)
+  t.equal(res.headers.location, '/')
+  t.same(setCookies(res), [])
+})
+
+t.test('a cookie signed with another key is ignored: the visitor is not logged in', async (t) => {
+  const { b } = await start(t)
+  const other = buildApp({ secret: 'another key that is at least 32 bytes long' })
+  t.teardown(() => other.close())
+  await other.ready()
+  b.cookie = await other.sessions.encode({ username: 'mallory' })
+  const res = await b.get('/')
+  t.equal(res.statusCode, 200)
+  t.match(res.body, 'You are not logged in')
+})
+
+t.test('buildApp passes the logger option to Fastify', async (t) => {
+  const lines: string[] = []
+  const app = buildApp({ secret: SECRET, logger: { level: 'info', stream: { write: (line: string) => { lines.push(line) } } } })
+  t.teardown(() => app.close())
+  const res = await app.inject('/')
+  t.equal(res.statusCode, 200)
+  t.ok(lines.some((line) => line.includes('"msg":"request completed"')))
+})
+
+t.test('with a store, the same walk works and the cookie carries only the session id', async (t) => {
+  const store = new MemoryStore()
+  const app = buildApp({ secret: SECRET, store })
+  t.teardown(() => app.close())
+  const b = browser(app)
+  await b.post('/login', { username: 'ada', remember: '1' })
+  t.match(b.cookie, /^[\w-]{43}\.[\w-]{43}$/, 'the cookie is a signed id, not the data')
+  t.equal(store.size, 1)
+  t.match((await b.get('/')).body, '<li class="message">You were logged in</li>')
+  await b.post('/list', { item: 'milk' })
+  await b.post('/list', { item: 'eggs' })
+  t.same(listItems(await b.get('/list')), ['milk', 'eggs'])
+  const res = await b.get('/logout')
+  t.match(sessionHeader(res), /^session=; Max-Age=0/)
+  t.equal(store.size, 0, 'logging out deletes the record')
+})
