@@ -173,8 +173,12 @@ export class CookieInterface {
       return
     }
     if (!s.accessed) {
-      // An untouched session needs its cookie only to refresh a permanent one.
-      if (s.load === undefined || !this.#options.refreshEachRequest || !this.#codec.claimsPermanent(s.cookie as string)) return
+      // An untouched session needs its cookie only to refresh a permanent one,
+      // or to delete one that validate rejected. A loaded session (validate
+      // loads it) knows whether it is permanent; an unloaded one asks its cookie.
+      if (s.cookie === undefined) return
+      const permanent = s.load === undefined ? s.permanent : this.#codec.claimsPermanent(s.cookie)
+      if (!s.cleared && !(permanent && this.#options.refreshEachRequest)) return
     }
     const content = loadState(s).content
     let body: string | undefined
@@ -267,8 +271,8 @@ export class CookieWriter {
 /** Names the largest keys of a session and their serialized sizes. */
 export function largestKeys (content: SessionContent): string {
   const sizes: Array<[string, number]> = []
-  for (const [key, value] of content.data) sizes.push([key, stringifyEntry(key, value).length])
-  if (content.flashes.length > 0) sizes.push(['_flashes', JSON.stringify(content.flashes).length])
+  for (const [key, value] of content.data) sizes.push([key, Buffer.byteLength(stringifyEntry(key, value))])
+  if (content.flashes.length > 0) sizes.push(['_flashes', Buffer.byteLength(JSON.stringify(content.flashes))])
   sizes.sort((a, b) => b[1] - a[1])
   return sizes.slice(0, 3).map(([key, size]) => `${JSON.stringify(key)} (${size} bytes)`).join(', ')
 }

@@ -151,7 +151,9 @@ export class StoreInterface {
     }
     const loaded = this.#records.get(s)
     const refresh = s.permanent && this.#options.refreshEachRequest
-    if (!s.accessed && !(refresh && loaded !== undefined)) return
+    // An untouched session needs the store only to refresh a permanent one,
+    // or to delete one that validate rejected.
+    if (!s.accessed && !s.cleared && !(refresh && loaded !== undefined)) return
     addVaryCookie(reply)
     const changed = s.modified || s.regenerate || (s.exposed && s.serialize(s.content) !== s.baseline)
     const now = clock.now()
@@ -166,7 +168,8 @@ export class StoreInterface {
 
     let id: string
     if (loaded === undefined || s.regenerate) {
-      const created = loaded === undefined || s.regenerate ? now : s.created
+      // A new session, or a new identity (regenerate), starts its absolute timeout now.
+      const created = now
       const fields = this.#fields(s, created)
       id = this.#ids.create()
       const ttl = this.#ttl(created, now)

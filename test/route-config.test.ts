@@ -1,0 +1,160 @@
+/**
+ * Per-route `config.session` (DESIGN.md section 2): `false` never reads or
+ * sets the cookie, `'readonly'` reads it but never sets it, and any other
+ * value is refused when the app starts.
+ */
+import Fastify, { type LightMyRequestResponse } from 'fastify'
+import t from 'tap'
+import typedSession from '../lib/index.js'
+import { build, freezeClock, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+
+/** A cookie header that carries the session cookie a response set. */
+function carry (res: LightMyRequestResponse): { session: string } {
+  const value = sessionCookie(res)
+  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
+  return { session: value }
+}
+
+type App = Awaited<ReturnType<typeof build>>
+
+/** An app with a permanent login, a flash, and routes under the given config.session. */
+async function configApp (mode: false | 'readonly'): Promise<App> {
+  return build({}, (app) => {
+    app.get('/login', async (request) => {
+      request.session.set('username', 'ada')
+      request.session.permanent = true
+      request.flash('welcome')
+      return 'ok'
+    })
+    app.get('/read', async (request) => request.session.get('username') ?? 'nobody')
+    const config = { config: { session: mode } }
+    app.get('/route/read', config, async (request) => ({
+      username: request.session.get('username') ?? null,
+      new: request.session.new,
+      size: request.session.size,
+      permanent: request.session.permanent
+    }))
+    app.get('/route/untouched', config, async () => 'ok')
+    app.get('/route/set', config, async (request) => { request.session.set('username', 'eve'); return 'ok' })
+    app.get('/route/delete', config, async (request) => String(request.session.delete('username')))
+    app.get('/route/pop', config, async (request) => request.session.pop('username', 'none'))
+    app.get('/route/set-default', config, async (request) => request.session.setDefault('username', 'eve'))
+    app.get('/route/update', config, async (request) => { request.session.update({ counter: 1 }); return 'ok' })
+    app.get('/route/clear', config, async (request) => { request.session.clear(); return 'ok' })
+    app.get('/route/permanent', config, async (request) => { request.session.permanent = false; return 'ok' })
+    app.get('/route/modified', config, async (request) => { request.session.modified = true; return 'ok' })
+    app.get('/route/regenerate', config, async (request) => { await request.session.regenerate(); return 'ok' })
+    app.get('/route/flash', config, async (request) => { request.flash('no'); return 'ok' })
+    app.get('/route/messages', config, async (request) => ({
+      messages: request.getFlashedMessages(),
+      again: request.getFlashedMessages({ withCategories: true })
+    }))
+  })
+}
+
+/** Each writing route, and how the error names its write. */
+const WRITES: Record<string, string> = {
+  '/route/set': 'set()',
+  '/route/delete': 'delete()',
+  '/route/pop': 'pop()',
+  '/route/set-default': 'setDefault()',
+  '/route/update': 'update()',
+  '/route/clear': 'clear()',
+  '/route/permanent': 'setting permanent',
+  '/route/modified': 'setting modified',
+  '/route/regenerate': 'regenerate()',
+  '/route/flash': 'flash()'
+}
+
+t.test('config.session false never reads the cookie: the session is empty and new even with a valid cookie', async (t) => {
+  const app = await configApp(false)
+  const login = await app.inject('/login')
+  const res = await app.inject({ url: '/route/read', cookies: carry(login) })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { username: null, new: true, size: 0, permanent: false })
+  t.same(setCookies(res), [], 'and never sets it, though the session is permanent')
+  t.equal(res.headers.vary, undefined)
+  t.same((await app.inject({ url: '/route/messages', cookies: carry(login) })).json(), { messages: [], again: [] })
+  t.same(setCookies(await app.inject({ url: '/route/untouched', cookies: carry(login) })), [], 'not even to refresh it')
+})
+
+t.test('config.session false makes every write throw FST_ERR_SESSION_READONLY, a 500', async (t) => {
+  const app = await configApp(false)
+  const login = await app.inject('/login')
+  for (const [url, write] of Object.entries(WRITES)) {
+    const res = await app.inject({ url, cookies: carry(login) })
+    t.equal(res.statusCode, 500, url)
+    t.equal(res.json().code, 'FST_ERR_SESSION_READONLY', url)
+    t.equal(res.json().message, `The session is read-only on this route (config.session is false), so ${write} is not allowed`)
+    t.same(setCookies(res), [], `${url} sets no cookie`)
+    t.equal(res.headers.vary, undefined, `${url} adds no Vary`)
+  }
+  t.equal((await app.inject({ url: '/read', cookies: carry(login) })).body, 'ada', 'the session is unchanged')
+})
+
+t.test("config.session 'readonly' reads the session and adds Vary, but never sets the cookie, even for a permanent session", async (t) => {
+  const clock = freezeClock(1_700_000_000)
+  t.teardown(clock.restore)
+  const app = await configApp('readonly')
+  const login = await app.inject('/login')
+  clock.set(1_700_000_100)
+  const res = await app.inject({ url: '/route/read', cookies: carry(login) })
+  t.same(res.json(), { username: 'ada', new: false, size: 1, permanent: true })
+  t.same(setCookies(res), [])
+  t.equal(res.headers.vary, 'Cookie')
+  const untouched = await app.inject({ url: '/route/untouched', cookies: carry(login) })
+  t.same(setCookies(untouched), [])
+  t.equal(untouched.headers.vary, undefined)
+  t.equal(setCookies(await app.inject({ url: '/read', cookies: carry(login) })).length, 1, 'the same session is refreshed elsewhere')
+})
+
+t.test("config.session 'readonly' makes every write, and flash(), throw FST_ERR_SESSION_READONLY, a 500", async (t) => {
+  const app = await configApp('readonly')
+  const login = await app.inject('/login')
+  for (const [url, write] of Object.entries(WRITES)) {
+    const res = await app.inject({ url, cookies: carry(login) })
+    t.equal(res.statusCode, 500, url)
+    t.equal(res.json().code, 'FST_ERR_SESSION_READONLY', url)
+    t.equal(res.json().message, `The session is read-only on this route (config.session is 'readonly'), so ${write} is not allowed`)
+    t.same(setCookies(res), [], `${url} sets no cookie`)
+  }
+  t.equal((await app.inject({ url: '/read', cookies: carry(login) })).body, 'ada', 'the session is unchanged')
+})
+
+t.test("config.session 'readonly' returns the flashed messages without consuming them", async (t) => {
+  const app = await configApp('readonly')
+  const login = await app.inject('/login')
+  const res = await app.inject({ url: '/route/messages', cookies: carry(login) })
+  t.same(res.json(), { messages: ['welcome'], again: [['message', 'welcome']] })
+  t.same(setCookies(res), [])
+  t.equal(res.headers.vary, 'Cookie')
+  const again = await app.inject({ url: '/route/messages', cookies: carry(login) })
+  t.same(again.json(), { messages: ['welcome'], again: [['message', 'welcome']] }, 'the same cookie still carries them')
+})
+
+t.test('config.session applies to its route only', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => { request.session.set('username', 'ada'); return 'ok' })
+    app.get('/off', { config: { session: false } }, async (request) => request.session.get('username') ?? 'nobody')
+    app.get('/on', async (request) => request.session.get('username') ?? 'nobody')
+    app.get('/other-config', { config: { other: true } as object }, async (request) => request.session.get('username') ?? 'nobody')
+  })
+  const cookies = carry(await app.inject('/login'))
+  t.equal((await app.inject({ url: '/off', cookies })).body, 'nobody')
+  t.equal((await app.inject({ url: '/on', cookies })).body, 'ada')
+  t.equal((await app.inject({ url: '/other-config', cookies })).body, 'ada')
+})
+
+t.test('an invalid config.session makes app.ready() reject with FST_ERR_SESSION_INVALID_OPTION', async (t) => {
+  for (const mode of ['READONLY', 'off', true, 0, null]) {
+    const app = Fastify()
+    await app.register(typedSession, { secret: SECRET })
+    app.register(async (scope) => {
+      scope.get('/bad', { config: { session: mode as never } }, async () => 'ok')
+    })
+    await t.rejects(async () => { await app.ready() }, {
+      code: 'FST_ERR_SESSION_INVALID_OPTION',
+      message: /config\.session of GET \/bad: expected false or 'readonly'/
+    }, `config.session ${JSON.stringify(mode)}`)
+  }
+})
