@@ -200,7 +200,10 @@ export class CookieInterface {
       body ??= this.#codec.stringify(content)
       const now = clock.now()
       const created = s.isNew || s.regenerate ? now : s.created
-      this.#writer.set(request, reply, this.#codec.seal(body, s.permanent, created, now), s.permanent, now, s.content)
+      const value = this.#codec.seal(body, s.permanent, created, now)
+      this.#writer.set(request, reply, value, s.permanent, now, s.content)
+      // A value we just sealed is verified by construction: its next request skips the MAC.
+      this.#cache.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0 })
     }
     addVaryCookie(reply)
   }

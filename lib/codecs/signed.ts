@@ -12,7 +12,7 @@
  * Every part is covered by SIG, so the permanent flag in HEAD can be read
  * before verifying (it only decides whether verifying is needed at all).
  */
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { parseContent, stringifyContent } from '../serialize.js'
 import type { CookieCodec, Envelope } from './types.js'
@@ -31,15 +31,43 @@ export function deriveKeys (secrets: readonly Buffer[], info: string): Buffer[] 
   return secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32)))
 }
 
+/** An HMAC-SHA256 function of one key, returning base64url. */
+export type Mac = (text: string) => string
+
+/**
+ * HMAC-SHA256 (RFC 2104) of one key of at most 64 bytes (one block):
+ * H((K ^ opad) || H((K ^ ipad) || m)),
+ * with the padded keys computed once. Two one-shot `crypto.hash` calls
+ * measured 1.7 µs against 3.2 µs for `createHmac`, whose per-call object
+ * dominates for messages this short. Tests compare it with `createHmac`.
+ */
+export function hmacSha256 (key: Buffer): Mac {
+  const ipad = Buffer.alloc(64, 0x36)
+  const opad = Buffer.alloc(64, 0x5c)
+  for (let i = 0; i < key.length; i++) {
+    ipad[i] = (ipad[i] as number) ^ (key[i] as number)
+    opad[i] = (opad[i] as number) ^ (key[i] as number)
+  }
+  return (text) => {
+    const length = Buffer.byteLength(text)
+    const inner = Buffer.allocUnsafe(64 + length)
+    ipad.copy(inner, 0)
+    inner.write(text, 64)
+    const outer = Buffer.allocUnsafe(96)
+    opad.copy(outer, 0)
+    outer.set(hash('sha256', inner, 'buffer'), 64)
+    return hash('sha256', outer, 'base64url')
+  }
+}
+
 function readSeconds (text: string): number | undefined {
   return SECONDS.test(text) ? parseInt(text, 36) : undefined
 }
 
 /** Builds the signed codec for the given secrets (the first one signs). */
 export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
-  const keys = deriveKeys(secrets, INFO)
-  const signKey = keys[0] as Buffer
-  const mac = (key: Buffer, text: string): string => createHmac('sha256', key).update(text).digest('base64url')
+  const macs = deriveKeys(secrets, INFO).map(hmacSha256)
+  const sign = macs[0] as Mac
 
   return {
     stringify: stringifyContent,
@@ -56,7 +84,7 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
         }
       }
       const signed = `${head}.${payload}.${created.toString(36)}.${issued.toString(36)}`
-      return `${signed}.${mac(signKey, signed)}`
+      return `${signed}.${sign(signed)}`
     },
 
     open (value): Envelope | string {
@@ -73,10 +101,10 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
       const given = Buffer.from(sig)
       if (given.length !== 43) return 'the value is malformed'
       let keyIndex = -1
-      for (let i = 0; i < keys.length; i++) {
+      for (let i = 0; i < macs.length; i++) {
         // Comparing the canonical base64url text also refuses a signature
         // whose unused trailing bits were changed.
-        if (timingSafeEqual(Buffer.from(mac(keys[i] as Buffer, signed)), given)) {
+        if (timingSafeEqual(Buffer.from((macs[i] as Mac)(signed)), given)) {
           keyIndex = i
           break
         }
@@ -119,17 +147,16 @@ const ID = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/
 
 /** Builds the signer of store-mode session ids (the first secret signs). */
 export function signedIds (secrets: readonly Buffer[]): SignedIds {
-  const keys = deriveKeys(secrets, 'fastify-typed-session id v1')
-  const mac = (key: Buffer, id: string): string => createHmac('sha256', key).update(id).digest('base64url')
+  const macs = deriveKeys(secrets, 'fastify-typed-session id v1').map(hmacSha256)
   return {
     create: () => randomBytes(32).toString('base64url'),
-    sign: (id) => `${id}.${mac(keys[0] as Buffer, id)}`,
+    sign: (id) => `${id}.${(macs[0] as Mac)(id)}`,
     verify (value) {
       if (!ID.test(value)) return 'the value is malformed'
       const id = value.slice(0, 43)
       const given = Buffer.from(value.slice(44))
-      for (let i = 0; i < keys.length; i++) {
-        if (timingSafeEqual(Buffer.from(mac(keys[i] as Buffer, id)), given)) return { id, keyIndex: i }
+      for (let i = 0; i < macs.length; i++) {
+        if (timingSafeEqual(Buffer.from((macs[i] as Mac)(id)), given)) return { id, keyIndex: i }
       }
       return 'the signature does not match any key'
     }
