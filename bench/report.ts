@@ -1,0 +1,181 @@
+/**
+ * Turns the measured windows into the report: medians over the rounds with
+ * their spread (min–max), the CPU excess over bare Fastify and the req/s
+ * ratios to bare and to each peer, each computed round by round (so both
+ * sides come from the same round) before taking the median, and the issue 3
+ * targets for this plugin's variants. A (variant, route) with any invalid
+ * window is reported as INVALID, never with numbers.
+ */
+import type { Variant } from './variants.js'
+import type { Route, Window } from './window.js'
+
+/** What the report says about the run besides the numbers. */
+export interface RunInfo {
+  node: string
+  cpu: string
+  command: string
+  date: string
+  rounds: number
+  duration: number
+  connections: number
+  warmup: number
+  loadBefore: string
+  loadAfter: string
+  /** Each variant's heap after the run, in bytes, after a full GC. */
+  heap: Record<string, number>
+}
+
+/** The issue 3 targets, checked for every variant marked `ours`. */
+export const TARGETS = {
+  /** Server CPU µs per request above bare Fastify, at most. */
+  excess: { read: 3, write: 7, untouched: 1.5 } as Record<Route, number>,
+  /** req/s ratio to `@fastify/secure-session`, at least, for these routes. */
+  ratio: { peer: 'secure-session', min: 1.3, routes: ['read', 'write'] as Route[] }
+}
+
+/** A median with its spread. */
+export interface Stat {
+  median: number
+  min: number
+  max: number
+}
+
+/** The summary of one (variant, route). */
+export interface Row {
+  variant: string
+  route: Route
+  valid: boolean
+  windows: number
+  rps: Stat | undefined
+  p99: Stat | undefined
+  cpuUs: Stat | undefined
+  /** Server CPU µs per request over bare, round by round. */
+  overBare: Stat | undefined
+  /** req/s divided by bare's and each peer's, round by round. */
+  ratios: Record<string, Stat | undefined>
+}
+
+function stat (values: number[]): Stat | undefined {
+  if (values.length === 0) return undefined
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  const median = sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+  return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number }
+}
+
+/** Pairs two variants' windows of one route by round; undefined when either side is invalid. */
+function paired (windows: Window[], a: string, b: string, route: Route, value: (x: Window, y: Window) => number): Stat | undefined {
+  const mine = windows.filter((w) => w.variant === a && w.route === route)
+  const theirs = windows.filter((w) => w.variant === b && w.route === route)
+  if (mine.length === 0 || theirs.length === 0 || [...mine, ...theirs].some((w) => w.problems.length > 0)) return undefined
+  const values: number[] = []
+  for (const x of mine) {
+    const y = theirs.find((w) => w.round === x.round)
+    if (y !== undefined) values.push(value(x, y))
+  }
+  return stat(values)
+}
+
+/** Summarises the windows, one row per (route, variant). */
+export function summarise (windows: Window[], variants: Variant[], routes: readonly Route[]): Row[] {
+  const rows: Row[] = []
+  const others = ['bare', ...variants.filter((v) => v.peer).map((v) => v.name)]
+  for (const route of routes) {
+    for (const variant of variants) {
+      const mine = windows.filter((w) => w.variant === variant.name && w.route === route)
+      const valid = mine.length > 0 && mine.every((w) => w.problems.length === 0)
+      const ratios: Row['ratios'] = {}
+      for (const other of others) {
+        if (other !== variant.name) ratios[other] = paired(windows, variant.name, other, route, (x, y) => x.rps / y.rps)
+      }
+      rows.push({
+        variant: variant.name,
+        route,
+        valid,
+        windows: mine.length,
+        rps: valid ? stat(mine.map((w) => w.rps)) : undefined,
+        p99: valid ? stat(mine.map((w) => w.p99)) : undefined,
+        cpuUs: valid ? stat(mine.map((w) => w.cpuUs)) : undefined,
+        overBare: variant.name === 'bare' ? undefined : paired(windows, variant.name, 'bare', route, (x, y) => x.cpuUs - y.cpuUs),
+        ratios
+      })
+    }
+  }
+  return rows
+}
+
+const int = (x: number): string => Math.round(x).toLocaleString('en-US')
+const one = (x: number): string => x.toFixed(1)
+const two = (x: number): string => x.toFixed(2)
+
+function cell (s: Stat | undefined, format: (x: number) => string, valid: boolean, spread = true): string {
+  if (!valid) return '**INVALID**'
+  if (s === undefined) return '–'
+  return spread && s.min !== s.max ? `${format(s.median)} (${format(s.min)}–${format(s.max)})` : format(s.median)
+}
+
+function targetLines (rows: Row[], variants: Variant[]): string[] {
+  const lines: string[] = []
+  const { peer, min, routes } = TARGETS.ratio
+  for (const variant of variants.filter((v) => v.ours)) {
+    for (const row of rows.filter((r) => r.variant === variant.name)) {
+      const limit = TARGETS.excess[row.route]
+      const over = row.overBare
+      const verdict = over === undefined ? 'n/a' : over.median <= limit ? 'met' : '**not met**'
+      lines.push(`| ${variant.name} | /${row.route} CPU over bare | ≤ ${limit} µs | ${over === undefined ? 'n/a' : `${one(over.median)} µs (${one(over.min)}–${one(over.max)})`} | ${verdict} |`)
+      if (routes.includes(row.route)) {
+        const ratio = row.ratios[peer]
+        const met = ratio === undefined ? 'n/a' : ratio.median >= min ? 'met' : '**not met**'
+        lines.push(`| ${variant.name} | /${row.route} req/s ÷ ${peer} | ≥ ${min.toFixed(2)}× | ${ratio === undefined ? 'n/a' : `${two(ratio.median)}× (${two(ratio.min)}–${two(ratio.max)})`} | ${met} |`)
+      }
+    }
+  }
+  return lines
+}
+
+/** Writes the report in markdown. */
+export function markdown (info: RunInfo, windows: Window[], variants: Variant[], routes: readonly Route[]): string {
+  const rows = summarise(windows, variants, routes)
+  const others = ['bare', ...variants.filter((v) => v.peer).map((v) => v.name)].filter((n) => variants.some((v) => v.name === n))
+  const out: string[] = [
+    '# Benchmark results',
+    '',
+    `- Node ${info.node}, ${info.cpu}; date ${info.date}`,
+    `- Command: \`${info.command}\``,
+    `- ${info.rounds} interleaved rounds × ${info.duration} s per route per variant, ${info.connections} connections, ${info.warmup} s warm-up per route per variant; medians over the rounds, (min–max) in brackets`,
+    `- Load average before / after: ${info.loadBefore} / ${info.loadAfter}`,
+    '',
+    '## Per variant and route',
+    '',
+    '| variant | route | req/s | p99 ms | server CPU µs/req | CPU µs over bare | valid windows |',
+    '|---|---|---|---|---|---|---|'
+  ]
+  for (const row of rows) {
+    const valid = row.valid ? `${row.windows}/${row.windows}` : `**INVALID** (${windows.filter((w) => w.variant === row.variant && w.route === row.route && w.problems.length > 0).length} of ${row.windows} failed)`
+    out.push(`| ${row.variant} | /${row.route} | ${cell(row.rps, int, row.valid)} | ${cell(row.p99, String, row.valid, false)} | ${cell(row.cpuUs, one, row.valid)} | ${row.variant === 'bare' ? '–' : cell(row.overBare, one, row.valid)} | ${valid} |`)
+  }
+  out.push('', '## req/s ratios (each round against the same round, median and min–max)', '',
+    `| variant | route | ${others.map((o) => `÷ ${o}`).join(' | ')} |`,
+    `|---|---|${others.map(() => '---|').join('')}`)
+  for (const row of rows) {
+    out.push(`| ${row.variant} | /${row.route} | ${others.map((o) => o === row.variant ? '–' : cell(row.ratios[o], (x) => `${two(x)}×`, row.valid)).join(' | ')} |`)
+  }
+  const targets = targetLines(rows, variants)
+  if (targets.length > 0) {
+    out.push('', '## Issue 3 targets (they are stated for the signed format)', '',
+      '| variant | target | limit | measured median (min–max) | |', '|---|---|---|---|---|', ...targets)
+  }
+  out.push('', '## Server heap after the run (after a full GC)', '', '| variant | heapUsed MB |', '|---|---|')
+  for (const variant of variants) {
+    const heap = info.heap[variant.name]
+    out.push(`| ${variant.name} | ${heap === undefined ? '–' : (heap / 2 ** 20).toFixed(1)} |`)
+  }
+  out.push('', '## Variants', '')
+  for (const variant of variants) out.push(`- \`${variant.name}\`: ${variant.label}`)
+  const invalid = windows.filter((w) => w.problems.length > 0)
+  if (invalid.length > 0) {
+    out.push('', '## INVALID windows', '')
+    for (const w of invalid) out.push(`- ${w.variant} /${w.route}, round ${w.round}: ${w.problems.join('; ')}`)
+  }
+  return out.join('\n') + '\n'
+}

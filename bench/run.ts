@@ -1,0 +1,162 @@
+/**
+ * The benchmark harness: `npm run bench [-- flags]`.
+ *
+ * Every variant (`bench/variants.ts`) runs as its own server process,
+ * precompiled (`bench/build.ts`), started before any timing. After a
+ * warm-up, the variants take turns in interleaved rounds: in each round,
+ * for each route, every variant gets one timed window, in an order rotated
+ * from round to round. The report (`bench/report.ts`) gives medians over
+ * the rounds; it is printed to stdout and written to `--out`, and the raw
+ * windows to `--json`. Progress goes to stderr. The exit code is 1 when
+ * any window is invalid.
+ *
+ * Flags: --rounds 3, --duration 5 (seconds per window), --connections 10,
+ * --warmup 1 (seconds per route per variant), --variants a,b (default all),
+ * --routes read,write,untouched, --out bench/results/latest.md,
+ * --json bench/results/latest.json, --profile (servers write CPU profiles
+ * to bench/results/profiles/VARIANT.DATE.cpuprofile; read them with
+ * bench/profile-top.ts), --memory (the memory check instead, see
+ * bench/memory.ts, with --requests, --sessions, --baseline, --limit).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { dirname, join, relative, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { BUILD_DIR, ROOT, buildServer, removeBuild } from './build.js'
+import { runMemory } from './memory.js'
+import { markdown, type RunInfo } from './report.js'
+import { heapUsed, startServer, stopServer, type Server } from './server-process.js'
+import { selectVariants } from './variants.js'
+import { ROUTES, runWindow, type Route, type Window } from './window.js'
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '1' },
+    variants: { type: 'string' },
+    routes: { type: 'string', default: ROUTES.join(',') },
+    out: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.md') },
+    json: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.json') },
+    profile: { type: 'boolean', default: false },
+    memory: { type: 'boolean', default: false },
+    requests: { type: 'string', default: '2000000' },
+    sessions: { type: 'string', default: '10000' },
+    baseline: { type: 'string', default: '100000' },
+    limit: { type: 'string', default: '30' }
+  },
+  strict: true
+})
+
+function number (name: string, text: string, min: number, integer = true): number {
+  const value = Number(text)
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new Error(`--${name} expects ${integer ? 'a whole number' : 'a number'} of at least ${min}, got ${JSON.stringify(text)}`)
+  }
+  return value
+}
+
+function log (line: string): void {
+  process.stderr.write(line + '\n')
+}
+
+function command (): string {
+  const args = process.argv.slice(2).join(' ')
+  const direct = ['node', ...process.execArgv, relative(process.cwd(), process.argv[1] as string), args].filter((a) => a !== '').join(' ')
+  if (process.env.npm_lifecycle_event !== 'bench') return direct
+  return `npm run bench${args === '' ? '' : ` -- ${args}`}\`, which runs \`${direct}`
+}
+
+function cpuModel (): string {
+  const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))
+  return `${match?.[1] ?? cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores`
+}
+
+function write (path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, text)
+}
+
+async function main (): Promise<boolean> {
+  const variants = selectVariants(flags.variants ?? (flags.memory ? 'typed-signed' : undefined))
+  const routes = flags.routes.split(',').map((r) => r.trim()) as Route[]
+  for (const route of routes) {
+    if (!ROUTES.includes(route)) throw new Error(`Unknown route ${JSON.stringify(route)}; expected ${ROUTES.join(', ')}`)
+  }
+  const load = { duration: number('duration', flags.duration, 0.1, false), connections: number('connections', flags.connections, 1) }
+  const rounds = number('rounds', flags.rounds, 1)
+  const warmup = number('warmup', flags.warmup, 0, false)
+  const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ')
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const nodeArgs = (name: string): string[] => flags.profile
+    ? ['--expose-gc', '--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench', 'results', 'profiles'), '--cpu-prof-name', `${name}.${stamp}.cpuprofile`]
+    : ['--expose-gc']
+
+  const servers: Server[] = []
+  try {
+    log('compiling lib/ and bench/ to ' + relative(ROOT, BUILD_DIR))
+    const script = buildServer()
+    for (const variant of variants) servers.push(await startServer(script, variant, nodeArgs(variant.name)))
+    if (flags.memory) {
+      const requests = number('requests', flags.requests, 2)
+      const baseline = number('baseline', flags.baseline, 1)
+      if (baseline >= requests) throw new Error(`--baseline (${baseline}) must be below --requests (${requests})`)
+      return await runMemory(servers, {
+        connections: load.connections,
+        requests,
+        sessions: number('sessions', flags.sessions, 1),
+        baseline,
+        limitMB: number('limit', flags.limit, 0, false),
+        command: command(),
+        out: resolve(dirname(flags.out), 'memory.md')
+      })
+    }
+
+    if (warmup > 0) {
+      log(`warming up: ${warmup} s per route per variant`)
+      for (const server of servers) {
+        for (const route of routes) await runWindow(server, route, 0, { ...load, duration: warmup })
+      }
+    }
+    const windows: Window[] = []
+    for (let round = 1; round <= rounds; round++) {
+      const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as Server)
+      for (const route of routes) {
+        for (const server of order) {
+          const w = await runWindow(server, route, round, load)
+          windows.push(w)
+          log(`round ${round} /${route} ${server.name}: ${Math.round(w.rps)} req/s, ${w.cpuUs.toFixed(1)} µs CPU/req` +
+            (w.problems.length > 0 ? `, INVALID: ${w.problems.join('; ')}` : ''))
+        }
+      }
+    }
+    const heap: Record<string, number> = {}
+    for (const server of servers) heap[server.name] = await heapUsed(server.port)
+
+    const info: RunInfo = {
+      node: process.version,
+      cpu: cpuModel(),
+      command: command(),
+      date: new Date().toISOString(),
+      rounds,
+      duration: load.duration,
+      connections: load.connections,
+      warmup,
+      loadBefore,
+      loadAfter: loadavg().map((x) => x.toFixed(2)).join(' '),
+      heap
+    }
+    const report = markdown(info, windows, variants, routes)
+    process.stdout.write(report)
+    write(flags.out, report)
+    write(flags.json, JSON.stringify({ info, windows }, null, 2) + '\n')
+    return windows.every((w) => w.problems.length === 0)
+  } finally {
+    for (const server of servers) await stopServer(server)
+    removeBuild()
+  }
+}
+
+process.exitCode = (await main()) ? 0 : 1

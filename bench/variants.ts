@@ -1,0 +1,265 @@
+/**
+ * The benchmark's variants, one row each: how a server registers its
+ * session and what its `/read` and `/write` routes do. A later format or
+ * store is one more row here; the harness, the server and the report take
+ * every row as it comes.
+ *
+ * Every variant answers the same three routes (`bench/server.ts`):
+ *   GET /read       reads the counter from the session and returns it
+ *   GET /write      increments the counter in the session and returns it;
+ *                   `/write?by=N` adds N instead of 1 (see `step`)
+ *   GET /untouched  ignores the session and returns "ok"
+ *
+ * The bare baseline is Fastify with no cookie handling at all: `/read`
+ * returns the constant "1" (the value every other variant's `/read` finds
+ * in its session), and `/write` increments a counter in a module-level
+ * Map keyed by the raw Cookie header, a fake session id that costs one
+ * Map lookup and no parsing or cryptography. So bare is the floor of
+ * "answer the route and keep a counter per client".
+ *
+ * The peers are loaded with a computed specifier, so their type
+ * declarations stay out of the project's type program: each one declares
+ * its own `FastifyRequest.session`, and they would conflict with ours.
+ */
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
+declare module '../lib/index.js' {
+  interface SessionData {
+    counter: number
+  }
+}
+
+/** A route handler of a variant: returns the response body. */
+export type Handler = (request: FastifyRequest, reply: FastifyReply) => string
+
+/** What a variant's setup gives the server: its `/read` and `/write` handlers. */
+export interface Handlers {
+  read: Handler
+  write: Handler
+}
+
+/** One row of the benchmark. */
+export interface Variant {
+  /** The name used on the command line (`--variants`) and in the table. */
+  name: string
+  /** What it is, for the report. */
+  label: string
+  /**
+   * Where the counter lives: in the cookie (each `/write` answers with a new
+   * cookie), or on the server (the cookie is an id, or there is none).
+   */
+  state: 'cookie' | 'server'
+  /** A peer plugin: every variant's req/s is also given as a ratio to it. */
+  peer: boolean
+  /** This plugin: the issue 3 targets are checked for it. */
+  ours: boolean
+  /** Registers the variant's plugins on the app and returns its handlers. */
+  setup: (app: FastifyInstance) => Promise<Handlers>
+}
+
+/** A 32-byte key used by every variant that needs one. */
+const SECRET = 'fastify-typed-session bench key!'
+
+/** The session API shared by the peer plugins. */
+interface PeerSession {
+  get: (key: string) => unknown
+  set: (key: string, value: unknown) => void
+}
+
+function peerSession (request: FastifyRequest): PeerSession {
+  return (request as unknown as { session: PeerSession }).session
+}
+
+async function load<T> (specifier: string): Promise<T> {
+  return await import(specifier) as T
+}
+
+type AnyPlugin = { default: FastifyPluginCallback<Record<string, unknown>> }
+
+function count (value: unknown): number {
+  return typeof value === 'number' ? value : 0
+}
+
+/**
+ * How much `/write` adds: 1, or N for `/write?by=N`. The harness uses `by`
+ * only on the request that starts a session, so that no two sessions hold
+ * the same counter. Two signed cookies with the same data made in the same
+ * second are the same string, so sessions that all start at 1 would share
+ * cookies across connections, and a cache of verified cookies would hit
+ * where a real client's cookie would miss.
+ */
+export function step (request: FastifyRequest): number {
+  const by = (request.query as { by?: string }).by
+  return by === undefined ? 1 : Number(by)
+}
+
+/** The naive HMAC-SHA256 cookie session, in a few lines: decoded eagerly, on every request. */
+async function naiveHmac (app: FastifyInstance): Promise<Handlers> {
+  const { default: cookie } = await import('@fastify/cookie')
+  await app.register(cookie)
+  type Naive = { data: Record<string, unknown>, changed: boolean }
+  const naive = (request: FastifyRequest): Naive => (request as unknown as { naive: Naive }).naive
+  const sign = (payload: string): string => createHmac('sha256', SECRET).update(payload).digest('base64url')
+  app.decorateRequest('naive', null)
+  app.addHook('onRequest', (request, _reply, done) => {
+    let data: Record<string, unknown> = {}
+    const raw = request.cookies.naive
+    const dot = raw === undefined ? -1 : raw.lastIndexOf('.')
+    if (raw !== undefined && dot > 0) {
+      const payload = raw.slice(0, dot)
+      const given = Buffer.from(raw.slice(dot + 1))
+      const expected = Buffer.from(sign(payload))
+      if (given.length === expected.length && timingSafeEqual(given, expected)) {
+        data = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
+      }
+    }
+    (request as unknown as { naive: Naive }).naive = { data, changed: false }
+    done()
+  })
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const session = naive(request)
+    if (session.changed) {
+      const body = Buffer.from(JSON.stringify(session.data)).toString('base64url')
+      reply.setCookie('naive', `${body}.${sign(body)}`, { path: '/', httpOnly: true, sameSite: 'lax' })
+    }
+    done(null, payload)
+  })
+  return {
+    read: (request) => String(count(naive(request).data.counter)),
+    write: (request) => {
+      const session = naive(request)
+      const n = count(session.data.counter) + step(request)
+      session.data.counter = n
+      session.changed = true
+      return String(n)
+    }
+  }
+}
+
+/** The rows. Add a format or a store of this plugin as one more row. */
+export const VARIANTS: readonly Variant[] = [
+  {
+    name: 'bare',
+    label: 'bare Fastify (no cookies)',
+    state: 'server',
+    peer: false,
+    ours: false,
+    async setup () {
+      const counters = new Map<string, number>()
+      return {
+        read: () => '1',
+        write: (request) => {
+          const id = request.headers.cookie ?? ''
+          const n = (counters.get(id) ?? 0) + step(request)
+          counters.set(id, n)
+          return String(n)
+        }
+      }
+    }
+  },
+  {
+    name: 'cookie-signed',
+    label: '`@fastify/cookie` signed cookie',
+    state: 'cookie',
+    peer: true,
+    ours: false,
+    async setup (app) {
+      const { default: cookie } = await import('@fastify/cookie')
+      await app.register(cookie, { secret: SECRET })
+      const read = (request: FastifyRequest): number => {
+        const raw = request.cookies.counter
+        if (raw === undefined) return 0
+        const unsigned = request.unsignCookie(raw)
+        return unsigned.valid ? Number(unsigned.value) : 0
+      }
+      return {
+        read: (request) => String(read(request)),
+        write: (request, reply) => {
+          const n = read(request) + step(request)
+          reply.setCookie('counter', String(n), { signed: true, path: '/', httpOnly: true, sameSite: 'lax' })
+          return String(n)
+        }
+      }
+    }
+  },
+  {
+    name: 'secure-session',
+    label: '`@fastify/secure-session`',
+    state: 'cookie',
+    peer: true,
+    ours: false,
+    async setup (app) {
+      const { default: secureSession } = await load<AnyPlugin>('@fastify/secure-session')
+      await app.register(secureSession, { key: Buffer.from(SECRET), cookie: { path: '/', httpOnly: true, sameSite: 'lax' } })
+      return {
+        read: (request) => String(count(peerSession(request).get('counter'))),
+        write: (request) => {
+          const n = count(peerSession(request).get('counter')) + step(request)
+          peerSession(request).set('counter', n)
+          return String(n)
+        }
+      }
+    }
+  },
+  {
+    name: 'fastify-session',
+    label: '`@fastify/session` (memory store)',
+    state: 'server',
+    peer: true,
+    ours: false,
+    async setup (app) {
+      const { default: cookie } = await import('@fastify/cookie')
+      const { default: session } = await load<AnyPlugin>('@fastify/session')
+      await app.register(cookie)
+      await app.register(session, { secret: SECRET, cookie: { secure: false, path: '/', httpOnly: true, sameSite: 'lax' } })
+      return {
+        read: (request) => String(count(peerSession(request).get('counter'))),
+        write: (request) => {
+          const n = count(peerSession(request).get('counter')) + step(request)
+          peerSession(request).set('counter', n)
+          return String(n)
+        }
+      }
+    }
+  },
+  {
+    name: 'naive-hmac',
+    label: 'naive HMAC-SHA256 JSON cookie (reference)',
+    state: 'cookie',
+    peer: true,
+    ours: false,
+    setup: naiveHmac
+  },
+  {
+    name: 'typed-signed',
+    label: "this plugin, `format: 'signed'`",
+    state: 'cookie',
+    peer: false,
+    ours: true,
+    async setup (app) {
+      const { default: typedSession } = await import('../lib/index.js')
+      await app.register(typedSession, { secret: SECRET, format: 'signed' })
+      return {
+        read: (request) => String(request.session.get('counter') ?? 0),
+        write: (request) => {
+          const n = (request.session.get('counter') ?? 0) + step(request)
+          request.session.set('counter', n)
+          return String(n)
+        }
+      }
+    }
+  }
+]
+
+/** Finds the rows named in a comma-separated list, in the table's order. */
+export function selectVariants (names: string | undefined): Variant[] {
+  if (names === undefined || names === '') return [...VARIANTS]
+  const wanted = names.split(',').map((name) => name.trim())
+  for (const name of wanted) {
+    if (!VARIANTS.some((v) => v.name === name)) {
+      throw new Error(`Unknown variant ${JSON.stringify(name)}; expected one of ${VARIANTS.map((v) => v.name).join(', ')}`)
+    }
+  }
+  return VARIANTS.filter((v) => wanted.includes(v.name))
+}

@@ -1,0 +1,90 @@
+/**
+ * The benchmark harness runs: a tiny real run (one round of about 1 s per
+ * route per variant, 2 connections) in a child process, which must be
+ * valid and report every variant and route. It never asserts speed.
+ *
+ * The child, and the servers it starts, are kept out of this suite's
+ * coverage: what is asserted is the harness's own verdict on its run, and
+ * its report. tap 21 collects a child's coverage through
+ * @tapjs/processinfo, which puts its NODE_OPTIONS and `_TAPJS_PROCESSINFO_*`
+ * variables back into every spawn's env unless the env sets them, so the
+ * env sets `_TAPJS_PROCESSINFO_COVERAGE_=0` (and drops NODE_V8_COVERAGE).
+ */
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const VARIANTS = ['bare', 'cookie-signed', 'secure-session', 'fastify-session', 'naive-hmac', 'typed-signed']
+const ROUTES = ['read', 'write', 'untouched']
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the harness as `npm run bench` does, outside tap's coverage. */
+async function harness (args: string[]): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+  delete env.NODE_V8_COVERAGE
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, env })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const code = await new Promise<number | null>((resolve) => { child.on('close', resolve) })
+  return { code, stdout, stderr }
+}
+
+interface Window {
+  variant: string
+  route: string
+  requests: number
+  problems: string[]
+}
+
+t.test('a tiny run of every variant and route is valid and reports each of them', async (t) => {
+  const dir = t.testdir()
+  const out = join(dir, 'latest.md')
+  const json = join(dir, 'latest.json')
+  const run = await harness(['--rounds', '1', '--duration', '1', '--connections', '2', '--warmup', '0', '--out', out, '--json', json])
+  t.equal(run.code, 0, 'the harness exits with 0, which it does only when every window is valid', { stderr: run.stderr })
+
+  const { windows } = JSON.parse(readFileSync(json, 'utf8')) as { windows: Window[] }
+  t.same([...new Set(windows.map((w) => w.variant))].sort(), [...VARIANTS].sort(), 'every variant was measured')
+  for (const variant of VARIANTS) {
+    for (const route of ROUTES) {
+      const mine = windows.filter((w) => w.variant === variant && w.route === route)
+      t.equal(mine.length, 1, `${variant} /${route} has one window`)
+      t.same(mine[0]?.problems, [], `${variant} /${route}: every response was 2xx and its body or counter was right`)
+      t.ok((mine[0]?.requests ?? 0) > 0, `${variant} /${route} completed requests`)
+    }
+  }
+
+  const table = readFileSync(out, 'utf8')
+  t.equal(run.stdout, table, 'the report printed is the report written')
+  t.notMatch(table, /INVALID/, 'no row is reported as invalid')
+  for (const variant of VARIANTS) {
+    for (const route of ROUTES) {
+      // req/s, p99, CPU µs/req, CPU over bare, then 1 valid window of 1.
+      const row = new RegExp(`^\\| ${variant} \\| /${route} \\| [\\d,]+ \\| [\\d.]+ \\| [\\d.]+ \\| (?:–|-?[\\d.]+) \\| 1/1 \\|$`, 'm')
+      t.match(table, row, `the table has a row with numbers for ${variant} /${route}`)
+    }
+  }
+  t.match(table, /^- Command: `node --import tsx bench\/run\.ts --rounds 1 /m, 'the report gives the command line')
+  t.match(table, /^- Node v\d+\.\d+\.\d+, .+, \d+ cores; date /m, 'the report gives the Node version and the CPU')
+})
+
+t.test('the memory mode loads many distinct cookies and reports the heap growth', async (t) => {
+  const dir = t.testdir()
+  const run = await harness(['--memory', '--requests', '3000', '--baseline', '1000', '--sessions', '200', '--connections', '2',
+    '--out', join(dir, 'latest.md')])
+  t.equal(run.code, 0, 'the check passes', { stderr: run.stderr })
+  const report = readFileSync(join(dir, 'memory.md'), 'utf8')
+  t.equal(run.stdout, report, 'the report printed is the report written')
+  t.match(report, /3,000 `\/read` requests over 200 distinct session cookies/)
+  t.match(report, /^\| typed-signed \| [\d.]+ \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| 30 \| met \|$/m)
+})
