@@ -23,6 +23,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { TypedSessionOptions } from '../lib/index.js'
 
 declare module '../lib/index.js' {
   interface SessionData {
@@ -137,6 +138,29 @@ async function naiveHmac (app: FastifyInstance): Promise<Handlers> {
   }
 }
 
+/** A row of this plugin: `typed-NAME`, registered with `options`. */
+function typed (name: string, options: Partial<TypedSessionOptions>, state: Variant['state']): Variant {
+  return {
+    name: `typed-${name}`,
+    label: `this plugin, ${Object.entries(options).map(([k, v]) => `\`${k}: ${typeof v === 'string' ? `'${v}'` : String(v)}\``).join(', ')}`,
+    state,
+    peer: false,
+    ours: true,
+    async setup (app) {
+      const { default: typedSession } = await import('../lib/index.js')
+      await app.register(typedSession, { secret: SECRET, ...options })
+      return {
+        read: (request) => String(request.session.get('counter') ?? 0),
+        write: (request) => {
+          const n = (request.session.get('counter') ?? 0) + step(request)
+          request.session.set('counter', n)
+          return String(n)
+        }
+      }
+    }
+  }
+}
+
 /** The rows. Add a format or a store of this plugin as one more row. */
 export const VARIANTS: readonly Variant[] = [
   {
@@ -231,25 +255,9 @@ export const VARIANTS: readonly Variant[] = [
     ours: false,
     setup: naiveHmac
   },
-  {
-    name: 'typed-signed',
-    label: "this plugin, `format: 'signed'`",
-    state: 'cookie',
-    peer: false,
-    ours: true,
-    async setup (app) {
-      const { default: typedSession } = await import('../lib/index.js')
-      await app.register(typedSession, { secret: SECRET, format: 'signed' })
-      return {
-        read: (request) => String(request.session.get('counter') ?? 0),
-        write: (request) => {
-          const n = (request.session.get('counter') ?? 0) + step(request)
-          request.session.set('counter', n)
-          return String(n)
-        }
-      }
-    }
-  }
+  typed('signed', { format: 'signed' }, 'cookie'),
+  typed('encrypted', { format: 'encrypted' }, 'cookie'),
+  typed('flask', { format: 'flask' }, 'cookie')
 ]
 
 /** Finds the rows named in a comma-separated list, in the table's order. */

@@ -33,6 +33,7 @@ export function flash (this: FastifyRequest, message: string, category = 'messag
  */
 export function getFlashedMessages (this: FastifyRequest): string[]
 export function getFlashedMessages (this: FastifyRequest, options: FlashFilter & { withCategories: true }): Flash[]
+export function getFlashedMessages (this: FastifyRequest, options: FlashFilter & { withCategories?: false }): string[]
 export function getFlashedMessages (this: FastifyRequest, options: FlashFilter): string[] | Flash[]
 export function getFlashedMessages (this: FastifyRequest, options: FlashFilter = {}): string[] | Flash[] {
   const session = this.session

@@ -27,6 +27,7 @@ export type { FlashFilter } from './flash.js'
 export type { Flash } from './serialize.js'
 export type { SessionStore, StoreChange, StoreRecord, UserIndexOptions } from './stores/types.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
+export { RedisStore, type RedisStoreOptions } from './stores/redis.js'
 
 /** Options of `app.sessions.encode()`. */
 export interface EncodeOptions {
@@ -69,6 +70,8 @@ declare module 'fastify' {
 
 const codecs = { signed: signedCodec, encrypted: encryptedCodec, flask: flaskCodec }
 
+type ModeOf = (request: FastifyRequest) => SessionMode
+
 function routeMode (request: FastifyRequest): SessionMode {
   const mode = request.routeOptions.config.session
   return mode === undefined ? 'on' : mode === false ? 'off' : 'readonly'
@@ -99,16 +102,20 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
     }
   } satisfies SessionTools)
 
+  // Until a route sets config.session, no request pays for reading its route options.
+  let modeOf: ModeOf = () => 'on'
   fastify.addHook('onRoute', (route) => {
     const mode: unknown = route.config?.session
     if (mode !== undefined && mode !== false && mode !== 'readonly') {
       throw new FST_ERR_SESSION_INVALID_OPTION(`config.session of ${route.method} ${route.url}`, "false or 'readonly'",
         typeof mode === 'string' ? JSON.stringify(mode) : String(mode))
     }
+    if (mode !== undefined) modeOf = routeMode
   })
 
-  if (policy instanceof CookieInterface) cookieHooks(fastify, policy, options.validate !== undefined)
-  else storeHooks(fastify, policy, options.validate !== undefined)
+  const mode: ModeOf = (request) => modeOf(request)
+  if (policy instanceof CookieInterface) cookieHooks(fastify, policy, mode, options.validate !== undefined)
+  else storeHooks(fastify, policy, mode, options.validate !== undefined)
 }
 
 /** The session of a request whose onSend has not saved it yet, marking it saved. */
@@ -123,15 +130,15 @@ function unsaved (request: FastifyRequest): SessionState | undefined {
 }
 
 /** Cookie mode: synchronous hooks, so that a request pays no promise for its session. */
-function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, validate: boolean): void {
+function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf: ModeOf, validate: boolean): void {
   if (!validate) {
     fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-      request.session = policy.open(request, routeMode(request))
+      request.session = policy.open(request, modeOf(request))
       done()
     })
   } else {
     fastify.addHook('onRequest', async (request: FastifyRequest) => {
-      request.session = policy.open(request, routeMode(request))
+      request.session = policy.open(request, modeOf(request))
       await policy.validate(request, request.session)
     })
   }
@@ -150,9 +157,9 @@ function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, validat
 }
 
 /** Store mode: the record is loaded before the handler runs, and saved before the response is sent. */
-function storeHooks (fastify: FastifyInstance, policy: StoreInterface, validate: boolean): void {
+function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: ModeOf, validate: boolean): void {
   fastify.addHook('onRequest', async (request: FastifyRequest) => {
-    request.session = await policy.open(request, routeMode(request))
+    request.session = await policy.open(request, modeOf(request))
     if (validate) await policy.validate(request, request.session)
   })
   fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {

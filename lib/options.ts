@@ -189,7 +189,9 @@ function bool (name: string, value: unknown, fallback: boolean): boolean {
 function optionalString (name: string, value: unknown, pattern: RegExp, fallback: string | undefined): string | undefined {
   if (value === undefined) return fallback
   if (typeof value !== 'string' || !pattern.test(value)) {
-    throw invalid(name, 'a non-empty string of printable ASCII characters without ";"', value)
+    throw invalid(name, pattern === TOKEN
+      ? "a non-empty token of letters, digits and !#$%&'*+-.^_`|~"
+      : 'a non-empty string of printable ASCII characters without ";"', value)
   }
   return value
 }
@@ -203,9 +205,9 @@ function resolveCookie (cookie: unknown): ResolvedOptions['cookie'] {
   for (const key of Object.keys(c)) {
     if (!COOKIE_NAMES.has(key)) throw invalid(`cookie.${key}`, `one of ${[...COOKIE_NAMES].join(', ')}`, key)
   }
-  const secure: unknown = c.secure ?? 'auto'
+  const secure: unknown = c.secure === undefined ? 'auto' : c.secure
   if (typeof secure !== 'boolean' && secure !== 'auto') throw invalid('cookie.secure', "true, false or 'auto'", secure)
-  const sameSiteGiven = c.sameSite ?? 'lax'
+  const sameSiteGiven = c.sameSite === undefined ? 'lax' : c.sameSite
   const sameSite: unknown = typeof sameSiteGiven === 'string' ? sameSiteGiven.toLowerCase() : sameSiteGiven
   if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none' && sameSite !== false) {
     throw invalid('cookie.sameSite', "'lax', 'strict', 'none' or false", sameSiteGiven)
@@ -248,7 +250,7 @@ export function normalizeOptions (given: unknown): Normalized {
   for (const key of Object.keys(o)) {
     if (!OPTION_NAMES.has(key)) throw invalid(key, `one of ${[...OPTION_NAMES].join(', ')}`, key)
   }
-  const format = o.format ?? 'signed'
+  const format = o.format === undefined ? 'signed' : o.format
   if (format !== 'signed' && format !== 'encrypted' && format !== 'flask') {
     throw invalid('format', "'signed', 'encrypted' or 'flask'", format)
   }

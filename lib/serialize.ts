@@ -26,6 +26,8 @@ export class MalformedValue extends Error {}
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor'])
 const BIGINT_TEXT = /^-?(?:0|[1-9]\d*)$/
+/** The largest time a Date holds, in milliseconds from the epoch (ECMA-262 TimeClip). */
+const MAX_DATE = 8.64e15
 const SPECIAL_NUMBERS: Record<string, number> = { NaN, Infinity, '-Infinity': -Infinity, '-0': -0 }
 
 function isTagLike (keys: string[]): boolean {
@@ -128,7 +130,10 @@ export function encode (value: unknown, stack: object[] = []): unknown {
 function decodeTag (tag: string, inner: unknown, inArray: boolean): unknown {
   switch (tag) {
     case '~d':
-      if (typeof inner === 'number' && Number.isSafeInteger(inner)) return new Date(inner)
+      // The encoder writes only valid Dates, and never -0.
+      if (typeof inner === 'number' && Number.isSafeInteger(inner) && Math.abs(inner) <= MAX_DATE && !Object.is(inner, -0)) {
+        return new Date(inner)
+      }
       break
     case '~b':
       if (typeof inner === 'string') {
@@ -141,14 +146,18 @@ function decodeTag (tag: string, inner: unknown, inArray: boolean): unknown {
       break
     case '~m':
       if (Array.isArray(inner)) {
-        return new Map(inner.map((pair) => {
+        const map = new Map(inner.map((pair) => {
           if (!Array.isArray(pair) || pair.length !== 2) throw new MalformedValue('a Map entry is not a pair')
           return [decode(pair[0], false), decode(pair[1], false)]
         }))
+        if (map.size === inner.length) return map // a key written twice is not canonical
       }
       break
     case '~s':
-      if (Array.isArray(inner)) return new Set(inner.map((item) => decode(item, false)))
+      if (Array.isArray(inner)) {
+        const set = new Set(inner.map((item) => decode(item, false)))
+        if (set.size === inner.length) return set // an item written twice is not canonical
+      }
       break
     case '~f':
       if (typeof inner === 'string' && Object.hasOwn(SPECIAL_NUMBERS, inner)) return SPECIAL_NUMBERS[inner]
@@ -170,6 +179,7 @@ function decodePlain (value: Record<string, unknown>): Record<string, unknown> {
     if (FORBIDDEN_KEYS.has(key)) throw new MalformedValue(`forbidden key ${JSON.stringify(key)}`)
     const item = value[key]
     if (item !== null && typeof item === 'object') value[key] = decode(item, false)
+    else if (Object.is(item, -0)) throw new MalformedValue('a bare -0')
   }
   return value
 }

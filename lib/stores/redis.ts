@@ -1,0 +1,325 @@
+/**
+ * `RedisStore`: sessions in Redis, shared by every process and machine.
+ *
+ *   prefix + id               a hash, one field per session key (tagged JSON)
+ *                             plus the plugin's `_created`, `_permanent` and
+ *                             `_flashes`; it expires with the session
+ *   prefix + 'user:' + user   with `userKey`: a set of the user's session ids,
+ *                             expiring no sooner than the latest of them
+ *
+ * Every write is one Lua script, so it applies whole or not at all, and a
+ * save changes only the fields it names (merge by key). On Redis Cluster the
+ * keys of one script must share a slot, and a user's sessions do not: there
+ * each script touches the record alone, and the user index is updated by a
+ * second command. `regenerate()` then deletes the old record before it
+ * writes the new one, so a failure in between ends the session rather than
+ * leaving the old id alive. `destroyUser()` checks each record's user field,
+ * so an index that missed an update never deletes another user's session.
+ *
+ * Every call is bounded by `timeout`. Each write also carries its deadline
+ * on Redis's clock, and a script that starts after it does nothing: a write
+ * that Redis receives late (it was stopped, or too busy) cannot land after
+ * the request got its 503.
+ */
+import { createHash } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+import { FST_ERR_SESSION_INVALID_OPTION } from '../errors.js'
+import { userOf, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
+
+/** Options of `RedisStore`. */
+export interface RedisStoreOptions extends UserIndexOptions {
+  /**
+   * An ioredis `Redis` or `Cluster` client. Connect it before you serve:
+   * a call made while its status is not `'ready'` fails at once. Its
+   * `error` events are yours to log; the store never listens to them.
+   */
+  client: Redis | Cluster
+  /**
+   * The prefix of every key.
+   * @default 'session:'
+   */
+  prefix?: string
+  /**
+   * The longest a call may take, in seconds (fractions allowed, such as
+   * `0.5`). A call that takes longer fails with a timeout error.
+   * @default 2
+   */
+  timeout?: number
+}
+
+/** A script's reply: status (0 too late, 1 done, 2 no record), Redis's time in ms, old and new user fields, count. */
+type Reply = [status: number, now: number, oldUser?: string | null | undefined, newUser?: string | null | undefined, count?: number]
+
+interface Script { lua: string, sha: string }
+
+// ARGV of every script: deadline (Redis ms, 0 none), userKey ('' none), index here ('1'),
+// ttl (ms), id; then the script's own. The index keys are derived from KEYS[1], so they
+// carry any keyPrefix of the client.
+const PRELUDE = `
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local deadline = tonumber(ARGV[1])
+if deadline > 0 and now > deadline then return {0, now} end
+local userKey, indexed, ttl, id = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
+local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #id)
+local function userField (key)
+  if userKey == '' then return false end
+  return redis.call('HGET', key, userKey)
+end
+-- userOf() of types.ts: a JSON string's value, or a JSON number's text (JSON.stringify(n) is String(n)).
+local function userOf (text)
+  if not text then return false end
+  if tonumber(text) then return text end
+  local ok, value = pcall(cjson.decode, text)
+  if ok and type(value) == 'string' then return value end
+  return false
+end
+local function addTo (index, member)
+  redis.call('SADD', index, member)
+  if redis.call('PTTL', index) < tonumber(ttl) then redis.call('PEXPIRE', index, ttl) end
+end
+local function reindex (oldId, newId, oldText, newText)
+  local old, new = userOf(oldText), userOf(newText)
+  if old and (old ~= new or oldId ~= newId) then redis.call('SREM', prefix .. 'user:' .. old, oldId) end
+  if new then addTo(prefix .. 'user:' .. new, newId) end
+end
+`
+
+function script (body: string): Script {
+  const lua = PRELUDE + body
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') }
+}
+
+// ARGV[6] '1' to create, ARGV[7] the number of fields to delete, then those fields, then field/value pairs.
+const SET = script(`
+local key = KEYS[1]
+if ARGV[6] == '0' and redis.call('EXISTS', key) == 0 then return {2, now} end
+local old = userField(key)
+local n = tonumber(ARGV[7])
+if n > 0 then redis.call('HDEL', key, unpack(ARGV, 8, 7 + n)) end
+if #ARGV > 7 + n then redis.call('HSET', key, unpack(ARGV, 8 + n)) end
+redis.call('PEXPIRE', key, ttl)
+local new = userField(key)
+if indexed then reindex(id, id, old, new) end
+return {1, now, old, new}
+`)
+
+const TOUCH = script(`
+if redis.call('PEXPIRE', KEYS[1], ttl) == 0 then return {2, now} end
+local user = userField(KEYS[1])
+if indexed then reindex(id, id, user, user) end
+return {1, now, user, user}
+`)
+
+// ARGV[6]: '' or the user that the record must belong to.
+const DESTROY = script(`
+local user = userField(KEYS[1])
+if ARGV[6] ~= '' and userOf(user) ~= ARGV[6] then return {1, now, false, false, 0} end
+local count = redis.call('DEL', KEYS[1])
+if indexed then reindex(id, id, user, false) end
+return {1, now, user, false, count}
+`)
+
+// KEYS[2] the new record; ARGV[6] the new id, then field/value pairs.
+const RENAME = script(`
+local old = userField(KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+if #ARGV > 6 then redis.call('HSET', KEYS[2], unpack(ARGV, 7)) end
+redis.call('PEXPIRE', KEYS[2], ttl)
+local new = userField(KEYS[2])
+if indexed then reindex(id, ARGV[6], old, new) end
+return {1, now, old, new}
+`)
+
+// KEYS[1] the user's index; ARGV[5] is 'user:' .. user, so that prefix is the store's; ARGV[6] the user.
+const DESTROY_USER = script(`
+local count = 0
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = prefix .. member
+  if userOf(userField(key)) == ARGV[6] then count = count + redis.call('DEL', key) end
+end
+redis.call('DEL', KEYS[1])
+return {1, now, false, false, count}
+`)
+
+// Cluster only: KEYS[1] a user's index.
+const INDEX = script(`
+addTo(KEYS[1], id)
+return {1, now}
+`)
+
+const OPTION_NAMES = ['client', 'prefix', 'timeout', 'userKey']
+/** The longest delay of a Node.js timer, in seconds. */
+const MAX_TIMEOUT = 2147483
+
+function show (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (value !== null && typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+function invalid (name: string, expected: string, value: unknown): Error {
+  return new FST_ERR_SESSION_INVALID_OPTION(`RedisStore ${name}`, expected, show(value))
+}
+
+function isClient (value: unknown): value is Redis | Cluster {
+  const c = value as Record<string, unknown> | null
+  return typeof c === 'object' && c !== null && typeof c.status === 'string' &&
+    typeof c.evalsha === 'function' && typeof c.hgetall === 'function'
+}
+
+/** A session store in Redis (standalone, Sentinel or Cluster), through an ioredis client. */
+export class RedisStore implements SessionStore {
+  readonly #client: Redis | Cluster
+  readonly #prefix: string
+  readonly #timeout: number
+  readonly #userKey: string | undefined
+  /** On a Cluster, the user index is updated by separate commands. */
+  readonly #cluster: boolean
+  /** Redis's clock minus `performance.now()`, in ms, estimated so that it errs early: it dates each write's deadline. */
+  #offset: number | undefined
+
+  constructor (options: RedisStoreOptions) {
+    if (options === null || typeof options !== 'object') throw invalid('options', 'an object with a client', options)
+    for (const name of Object.keys(options)) {
+      if (!OPTION_NAMES.includes(name)) throw invalid(name, `one of ${OPTION_NAMES.join(', ')}`, name)
+    }
+    const { client, prefix = 'session:', timeout = 2, userKey } = options
+    if (!isClient(client)) throw invalid('client', 'an ioredis Redis or Cluster client', client)
+    if (typeof prefix !== 'string') throw invalid('prefix', 'a string', prefix)
+    if (typeof timeout !== 'number' || !(timeout > 0 && timeout <= MAX_TIMEOUT)) {
+      throw invalid('timeout', `a number of seconds above 0 (fractions allowed), at most ${MAX_TIMEOUT}`, timeout)
+    }
+    if (userKey !== undefined && (typeof userKey !== 'string' || userKey === '')) {
+      throw invalid('userKey', 'a non-empty string', userKey)
+    }
+    this.#client = client
+    this.#prefix = prefix
+    this.#timeout = timeout
+    this.#userKey = userKey
+    this.#cluster = client.isCluster
+  }
+
+  #key (id: string): string {
+    return this.#prefix + id
+  }
+
+  #index (user: string): string {
+    return this.#prefix + 'user:' + user
+  }
+
+  /** Runs `fn`, failing when the client is not ready or `timeout` passes. */
+  async #bounded<R> (fn: (deadline: number) => Promise<R>): Promise<R> {
+    const status = this.#client.status
+    // A command sent now would wait in ioredis's offline queue and run when
+    // Redis is back, long after this request failed: fail at once instead.
+    if (status !== 'ready') throw new Error(`Redis is not connected (the client's status is ${status})`)
+    const ms = this.#timeout * 1000
+    const call = fn(performance.now() + ms)
+    // After a timeout, the call may still fail: that is expected, not an unhandled rejection.
+    call.catch(() => {})
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`Redis did not answer within ${this.#timeout} s`)) }, ms)
+    })
+    try {
+      return await Promise.race([call, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Runs a script with the common arguments; `deadline` is on our clock (`performance.now()`). */
+  async #eval (deadline: number, s: Script, keys: string[], ttl: number, id: string, extra: Array<string | number>): Promise<Reply> {
+    const client = this.#client
+    if (this.#offset === undefined) {
+      const [seconds, micros] = await client.time()
+      this.#offset = Number(seconds) * 1000 + Number(micros) / 1000 - performance.now()
+    }
+    const args = [...keys, Math.floor(deadline + this.#offset), this.#userKey ?? '', this.#cluster ? '0' : '1', ttl, id, ...extra]
+    let reply: Reply
+    try {
+      reply = await client.evalsha(s.sha, keys.length, ...args) as Reply
+    } catch (err) {
+      // Redis forgets scripts when it restarts: send the source, which caches it again.
+      if (!(err as Error).message.startsWith('NOSCRIPT')) throw err
+      reply = await client.eval(s.lua, keys.length, ...args) as Reply
+    }
+    // Measured when the reply arrives, so the offset errs early, never late.
+    this.#offset = reply[1] - performance.now()
+    if (reply[0] === 0) throw new Error(`Redis received the write after the timeout (${this.#timeout} s), and did not apply it`)
+    return reply
+  }
+
+  /** Cluster only: moves a session in the user index after its record changed. */
+  async #reindex (deadline: number, oldId: string, newId: string, reply: Reply, ttl: number): Promise<void> {
+    if (!this.#cluster || this.#userKey === undefined) return
+    const old = userOf(reply[2] ?? undefined)
+    const current = userOf(reply[3] ?? undefined)
+    if (old !== undefined && (old !== current || oldId !== newId)) await this.#client.srem(this.#index(old), oldId)
+    if (current !== undefined) await this.#eval(deadline, INDEX, [this.#index(current)], ttl, newId, [])
+  }
+
+  async get (id: string): Promise<StoreRecord | null> {
+    const fields = await this.#bounded(async () => await this.#client.hgetall(this.#key(id)))
+    return Object.keys(fields).length === 0 ? null : fields
+  }
+
+  async set (id: string, change: StoreChange, ttl: number): Promise<void> {
+    const ms = Math.ceil(ttl * 1000)
+    const args: Array<string | number> = [change.create ? '1' : '0', change.delete.length, ...change.delete]
+    for (const field of Object.keys(change.set)) args.push(field, change.set[field] as string)
+    await this.#bounded(async (deadline) => {
+      const reply = await this.#eval(deadline, SET, [this.#key(id)], ms, id, args)
+      if (reply[0] === 1) await this.#reindex(deadline, id, id, reply, ms)
+    })
+  }
+
+  async touch (id: string, ttl: number): Promise<void> {
+    const ms = Math.ceil(ttl * 1000)
+    await this.#bounded(async (deadline) => {
+      const reply = await this.#eval(deadline, TOUCH, [this.#key(id)], ms, id, [])
+      if (reply[0] === 1) await this.#reindex(deadline, id, id, reply, ms)
+    })
+  }
+
+  async destroy (id: string): Promise<void> {
+    await this.#bounded(async (deadline) => {
+      await this.#reindex(deadline, id, id, await this.#eval(deadline, DESTROY, [this.#key(id)], 0, id, ['']), 0)
+    })
+  }
+
+  async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
+    const ms = Math.ceil(ttl * 1000)
+    const pairs: string[] = []
+    for (const field of Object.keys(record)) pairs.push(field, record[field] as string)
+    await this.#bounded(async (deadline) => {
+      if (!this.#cluster) {
+        await this.#eval(deadline, RENAME, [this.#key(oldId), this.#key(newId)], ms, oldId, [newId, ...pairs])
+        return
+      }
+      const removed = await this.#eval(deadline, DESTROY, [this.#key(oldId)], 0, oldId, [''])
+      const written = await this.#eval(deadline, SET, [this.#key(newId)], ms, newId, ['1', 0, ...pairs])
+      await this.#reindex(deadline, oldId, newId, [1, written[1], removed[2], written[3]], ms)
+    })
+  }
+
+  /**
+   * Deletes every session of a user (requires `userKey`): logs the user out
+   * everywhere. Returns how many sessions it deleted.
+   */
+  async destroyUser (user: string | number): Promise<number> {
+    if (this.#userKey === undefined) throw invalid('userKey', 'a session key naming the user, to call destroyUser()', undefined)
+    const name = String(user)
+    const index = this.#index(name)
+    return await this.#bounded(async (deadline) => {
+      if (!this.#cluster) return (await this.#eval(deadline, DESTROY_USER, [index], 0, 'user:' + name, [name]))[4] as number
+      const ids = await this.#client.smembers(index)
+      const replies = await Promise.all(ids.map(async (id) => await this.#eval(deadline, DESTROY, [this.#key(id)], 0, id, [name])))
+      // Only the ids handled: a session added meanwhile stays in the index.
+      if (ids.length > 0) await this.#client.srem(index, ...ids)
+      return replies.reduce((sum, reply) => sum + (reply[4] as number), 0)
+    })
+  }
+}

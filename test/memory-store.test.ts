@@ -1,0 +1,140 @@
+/**
+ * `MemoryStore` on its own: the `SessionStore` contract, LRU eviction at
+ * `max`, expiry on the plugin's clock, and the user index.
+ */
+import t from 'tap'
+import { MemoryStore, type StoreChange } from '../lib/index.js'
+import { freezeClock } from './helpers/build.js'
+
+const create = (set: Record<string, string>): StoreChange => ({ set, delete: [], create: true })
+const merge = (set: Record<string, string>, remove: string[] = []): StoreChange => ({ set, delete: remove, create: false })
+
+t.test('set creates a record, get returns a copy of it, and null when there is none', async (t) => {
+  const store = new MemoryStore()
+  await store.set('id1', create({ username: '"ada"', counter: '1' }), 100)
+  const record = await store.get('id1')
+  t.same(record, { username: '"ada"', counter: '1' })
+  ;(record as Record<string, string>).counter = '99'
+  t.same(await store.get('id1'), { username: '"ada"', counter: '1' }, 'changing the copy changes nothing')
+  t.equal(await store.get('missing'), null)
+  t.equal(store.size, 1)
+})
+
+t.test('set merges by key: it writes only the fields named and deletes only those removed', async (t) => {
+  const store = new MemoryStore()
+  await store.set('id1', create({ a: '1', b: '2', c: '3' }), 100)
+  await Promise.all([store.set('id1', merge({ b: '20' }, ['c']), 100), store.set('id1', merge({ d: '4' }), 100)])
+  t.same(await store.get('id1'), { a: '1', b: '20', d: '4' })
+})
+
+t.test('a save with create false does nothing when the record is missing', async (t) => {
+  const store = new MemoryStore()
+  await store.set('id1', merge({ a: '1' }), 100)
+  t.equal(await store.get('id1'), null)
+  await store.set('id2', create({ a: '1' }), 100)
+  await store.destroy('id2')
+  await store.set('id2', merge({ b: '2' }), 100)
+  t.equal(await store.get('id2'), null, 'a destroyed record stays destroyed')
+  t.equal(store.size, 0)
+})
+
+t.test('the least recently used session is evicted beyond max', async (t) => {
+  const store = new MemoryStore({ max: 2 })
+  await store.set('a', create({ v: '1' }), 100)
+  await store.set('b', create({ v: '2' }), 100)
+  await store.get('a')
+  await store.set('c', create({ v: '3' }), 100)
+  t.equal(store.size, 2)
+  t.equal(await store.get('b'), null, 'b was the least recently used')
+  t.ok(await store.get('a'))
+  t.ok(await store.get('c'))
+})
+
+t.test('a record expires after its ttl on the plugin\'s clock, and touch renews it', async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const store = new MemoryStore()
+  await store.set('id1', create({ a: '1' }), 100)
+  await store.set('id2', create({ a: '2' }), 100)
+  clock.set(1_000_060)
+  await store.touch('id2', 100)
+  await store.touch('missing', 100)
+  t.equal(await store.get('missing'), null, 'touch creates nothing')
+  clock.set(1_000_099)
+  t.same(await store.get('id1'), { a: '1' }, 'alive just before its ttl')
+  clock.set(1_000_101)
+  t.equal(await store.get('id1'), null, 'gone after it')
+  t.same(await store.get('id2'), { a: '2' }, 'the touched record lives on, its data unchanged')
+  clock.set(1_000_161)
+  t.equal(await store.get('id2'), null, 'until its new ttl')
+})
+
+t.test('rename moves the record whole to the new id, with the ttl, and deletes the old one', async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const store = new MemoryStore()
+  await store.set('old', create({ a: '1', stale: 'x' }), 100)
+  await store.rename('old', 'new', { a: '1', b: '2' }, 500)
+  t.equal(await store.get('old'), null)
+  t.same(await store.get('new'), { a: '1', b: '2' })
+  clock.set(1_000_400)
+  t.same(await store.get('new'), { a: '1', b: '2' }, 'the new ttl applies')
+})
+
+t.test('destroyUser deletes every session of a user, following changes of user, and counts them', async (t) => {
+  const store = new MemoryStore({ userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"' }), 100)
+  await store.set('a2', create({ username: '"ada"' }), 100)
+  await store.set('a3', create({ username: '"ada"', a: '3' }), 100)
+  await store.set('b1', create({ username: '"bob"' }), 100)
+  await store.set('n1', create({ username: '7' }), 100)
+  await store.set('x1', create({ username: '{"id":1}', a: '1' }), 100)
+  await store.set('x2', create({ username: 'not JSON, from another writer' }), 100)
+  await store.set('a2', merge({ username: '"bob"' }), 100)
+  await store.set('a3', merge({}, ['username']), 100)
+  await store.set('a3', merge({ a: '3' }), 100)
+  await store.set('x1', merge({ a: '1' }), 100)
+  await store.rename('a1', 'a1b', { username: '"ada"' }, 100)
+  await store.set('a4', create({ username: '"ada"' }), 100)
+  await store.destroy('a4')
+  t.equal(await store.destroyUser('ada'), 1, 'only a1, renamed a1b')
+  t.equal(await store.get('a1b'), null)
+  t.ok(await store.get('a3'), 'a session whose user field was removed is no longer ada\'s')
+  t.equal(await store.destroyUser('bob'), 2)
+  t.equal(await store.get('a2'), null, 'a session whose user became bob is bob\'s')
+  t.equal(await store.destroyUser(7), 1, 'a number user is found by its text')
+  t.equal(await store.destroyUser('ada'), 0)
+  t.same([await store.get('a3'), await store.get('x1')], [{ a: '3' }, { username: '{"id":1}', a: '1' }])
+})
+
+t.test('destroyUser forgets sessions that were evicted', async (t) => {
+  const store = new MemoryStore({ max: 1, userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"' }), 100)
+  await store.set('a2', create({ username: '"ada"' }), 100)
+  t.equal(await store.destroyUser('ada'), 1)
+  t.equal(store.size, 0)
+})
+
+t.test('destroyUser counts only the sessions that had not expired', async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const store = new MemoryStore({ userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"' }), 100)
+  await store.set('a2', create({ username: '"ada"' }), 1000)
+  clock.set(1_000_200)
+  t.equal(await store.destroyUser('ada'), 1)
+  t.equal(store.size, 0)
+})
+
+t.test('without userKey, destroyUser finds no user', async (t) => {
+  const store = new MemoryStore()
+  await store.set('a1', create({ username: '"ada"' }), 100)
+  t.equal(await store.destroyUser('ada'), 0)
+  t.equal(store.size, 1)
+})
+
+t.test('a max that is not a positive whole number throws', async (t) => {
+  for (const max of [0, -1, 1.5, NaN, Infinity, '10']) {
+    t.throws(() => new MemoryStore({ max: max as number }), RangeError, String(max))
+  }
+})

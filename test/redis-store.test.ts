@@ -1,0 +1,314 @@
+/**
+ * `RedisStore` against a real redis-server (test/helpers/redis.ts): the
+ * `SessionStore` contract, read back with HGETALL, TTL and SMEMBERS; the
+ * user index; timeouts; and the Redis Cluster path on a one-node cluster.
+ */
+import { once } from 'node:events'
+import type { Redis } from 'ioredis'
+import t from 'tap'
+import { RedisStore, type StoreChange } from '../lib/index.js'
+import { needsRedis, startRedis } from './helpers/redis.js'
+
+const create = (set: Record<string, string>): StoreChange => ({ set, delete: [], create: true })
+const merge = (set: Record<string, string>, remove: string[] = []): StoreChange => ({ set, delete: remove, create: false })
+
+/** The commands that `client`'s connection sends while `fn` runs, seen through MONITOR. */
+async function commandsOf (admin: Redis, monitored: Redis, fn: () => Promise<void>): Promise<{ sent: string[], inScripts: string[] }> {
+  const id = await monitored.client('ID') as number
+  const address = (await admin.client('LIST', 'ID', id) as string).match(/ addr=(\S+) /)?.[1]
+  const monitor = await admin.monitor()
+  const sent: string[] = []
+  const inScripts: string[] = []
+  let done: () => void = () => {}
+  const finished = new Promise<void>((resolve) => { done = resolve })
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (args[0] === 'echo' && args[1] === 'monitor-done') done()
+    else if (source === 'lua') inScripts.push(String(args[0]).toUpperCase())
+    else if (source === address) sent.push(String(args[0]).toUpperCase())
+  })
+  await fn()
+  await admin.echo('monitor-done')
+  await finished
+  monitor.disconnect()
+  return { sent, inScripts }
+}
+
+t.test('set writes one hash field per key at prefix + id, expiring after the ttl', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client() })
+  await store.set('id1', create({ username: '"ada"', counter: '3', _created: '1000' }), 100)
+  t.equal(await admin.type('session:id1'), 'hash')
+  t.same(await admin.hgetall('session:id1'), { username: '"ada"', counter: '3', _created: '1000' })
+  const ttl = await admin.ttl('session:id1')
+  t.ok(ttl > 95 && ttl <= 100, `TTL ${ttl} is the ttl given`)
+  t.same(await admin.keys('*'), ['session:id1'], 'no other key without userKey')
+  t.same(await store.get('id1'), { username: '"ada"', counter: '3', _created: '1000' })
+  t.equal(await store.get('missing'), null)
+})
+
+t.test('a custom prefix names every key, and a fractional ttl is kept to the millisecond', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), prefix: 'app1:s:', userKey: 'username' })
+  await store.set('id1', create({ username: '"ada"' }), 1.5)
+  t.same((await admin.keys('*')).sort(), ['app1:s:id1', 'app1:s:user:ada'])
+  const pttl = await admin.pttl('app1:s:id1')
+  t.ok(pttl > 1000 && pttl <= 1500, `PTTL ${pttl} is 1.5 s`)
+})
+
+t.test('set merges by key: it writes only the fields named, deletes only those removed, and renews the TTL', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client() })
+  await store.set('id1', create({ a: '1', b: '2', c: '3' }), 100)
+  await store.set('id1', merge({ b: '20' }, ['c']), 500)
+  t.same(await admin.hgetall('session:id1'), { a: '1', b: '20' })
+  t.ok(await admin.ttl('session:id1') > 400, 'the TTL is the new one')
+  // Two saves that change different keys, sent together: both are kept.
+  await Promise.all([store.set('id1', merge({ x: '1' }), 100), store.set('id1', merge({ y: '2' }, ['a']), 100)])
+  t.same(await admin.hgetall('session:id1'), { b: '20', x: '1', y: '2' })
+  t.same(await store.get('id1'), { b: '20', x: '1', y: '2' })
+})
+
+t.test('a save with create false does nothing once the record is gone, so a concurrent clear wins', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  await store.set('id1', create({ username: '"ada"', a: '1' }), 100)
+  await store.destroy('id1')
+  t.equal(await admin.exists('session:id1'), 0)
+  await store.set('id1', merge({ username: '"ada"', b: '2' }), 100)
+  t.equal(await admin.exists('session:id1'), 0, 'the record is not written again')
+  t.same(await admin.keys('*'), [], 'nor indexed')
+  t.equal(await store.get('id1'), null)
+})
+
+t.test('touch renews the TTL without rewriting the data, and does nothing without a record', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client() })
+  await store.set('id1', create({ a: '1' }), 100)
+  await admin.hset('session:id1', 'b', 'written by another process')
+  await store.touch('id1', 1000)
+  t.ok(await admin.ttl('session:id1') > 900)
+  t.same(await admin.hgetall('session:id1'), { a: '1', b: 'written by another process' })
+  await store.touch('missing', 1000)
+  t.equal(await admin.exists('session:missing'), 0)
+})
+
+t.test('rename writes the record whole at the new id, deletes the old one and sets the TTL, in one command', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const client = await redis.client()
+  const store = new RedisStore({ client })
+  await store.set('old', create({ a: '1', stale: 'x' }), 100)
+  await store.rename('warm', 'up', {}, 1) // Redis caches the script on its first use
+  const { sent, inScripts } = await commandsOf(admin, client, async () => {
+    await store.rename('old', 'new', { a: '1', b: '2' }, 300)
+  })
+  t.same(sent, ['EVALSHA'], 'one script: DEL, HSET and PEXPIRE apply together')
+  t.same(inScripts.filter((c) => c !== 'TIME'), ['DEL', 'HSET', 'PEXPIRE'])
+  t.equal(await admin.exists('session:old'), 0)
+  t.same(await admin.hgetall('session:new'), { a: '1', b: '2' }, 'nothing of the old record is merged in')
+  t.ok(await admin.ttl('session:new') > 250)
+  await store.rename('new', 'empty', {}, 300)
+  t.same(await admin.keys('*'), [], 'an empty record leaves no key')
+})
+
+t.test('a save is one command', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const client = await redis.client()
+  const store = new RedisStore({ client, userKey: 'username' })
+  await store.set('id1', create({ a: '1', username: '"ada"' }), 100)
+  const { sent, inScripts } = await commandsOf(admin, client, async () => {
+    await store.set('id1', merge({ a: '2', username: '"bob"' }, ['b']), 100)
+  })
+  t.same(sent, ['EVALSHA'])
+  t.same(inScripts.filter((c) => c !== 'TIME'),
+    ['EXISTS', 'HGET', 'HDEL', 'HSET', 'PEXPIRE', 'HGET', 'SREM', 'SADD', 'PTTL', 'PEXPIRE'],
+    'the record and the user index change together')
+})
+
+t.test('the user index follows each session\'s user, and outlives its sessions', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const members = async (user: string): Promise<string[]> => (await admin.smembers(`session:user:${user}`)).sort()
+  await store.set('s1', create({ username: '"ada"' }), 100)
+  await store.set('s2', create({ username: '"ada"', a: '1' }), 200)
+  await store.set('s3', create({ username: '42' }), 100)
+  await store.set('s4', create({ username: '{"~o":{"name":"x"}}' }), 100)
+  await store.set('s5', create({ a: '1' }), 100)
+  t.same(await members('ada'), ['s1', 's2'])
+  t.same(await members('42'), ['s3'], 'a number is indexed by its text')
+  t.same((await admin.keys('session:user:*')).sort(), ['session:user:42', 'session:user:ada'], 'other values are not indexed')
+  t.ok(await admin.pttl('session:user:ada') >= await admin.pttl('session:s2'), 'the index lives as long as its longest session')
+
+  await store.touch('s1', 1000)
+  t.ok(await admin.pttl('session:user:ada') >= await admin.pttl('session:s1'), 'touch extends the index too')
+  await store.set('s2', merge({ username: '"bob"' }), 100)
+  t.same(await members('ada'), ['s1'], 'a session whose user changes leaves the old user\'s index')
+  t.same(await members('bob'), ['s2'])
+  await store.set('s2', merge({}, ['username']), 100)
+  t.same(await members('bob'), [], 'and the index when its user field is removed')
+  await store.set('s2', merge({ username: '"ada"' }), 100)
+  await store.rename('s2', 's2b', { username: '"ada"', a: '1' }, 100)
+  t.same(await members('ada'), ['s1', 's2b'], 'rename moves the id in the index')
+  await store.destroy('s1')
+  t.same(await members('ada'), ['s2b'], 'destroy removes it')
+})
+
+t.test('destroyUser deletes every session of a user and the index, and counts them', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"' }), 100)
+  await store.set('a2', create({ username: '"ada"' }), 100)
+  await store.set('b1', create({ username: '"bob"' }), 100)
+  await store.set('n1', create({ username: '7' }), 100)
+  await store.set('n2', create({ username: '"7"' }), 100)
+  // An index entry that no longer matches its record is never followed.
+  await admin.sadd('session:user:ada', 'b1', 'expired')
+  t.equal(await store.destroyUser('ada'), 2)
+  t.same((await admin.keys('*')).sort(), ['session:b1', 'session:n1', 'session:n2', 'session:user:7', 'session:user:bob'])
+  t.equal(await store.destroyUser(7), 2, 'the number 7 and the string "7" are one user, as in MemoryStore')
+  t.equal(await store.destroyUser('nobody'), 0)
+  t.same((await admin.keys('*')).sort(), ['session:b1', 'session:user:bob'])
+})
+
+t.test('destroyUser without userKey rejects with a coded error', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const store = new RedisStore({ client: await redis.client() })
+  await t.rejects(store.destroyUser('ada'), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /RedisStore userKey/ })
+})
+
+t.test('the keys follow the client\'s keyPrefix, the user index included', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client({ keyPrefix: 'tenant:' }), userKey: 'username' })
+  await store.set('s1', create({ username: '"ada"' }), 100)
+  await store.set('s1', merge({ username: '"bob"' }), 100)
+  t.same((await admin.keys('*')).sort(), ['tenant:session:s1', 'tenant:session:user:bob'])
+  t.same(await store.get('s1'), { username: '"bob"' })
+  t.equal(await store.destroyUser('bob'), 1)
+  t.same(await admin.keys('*'), [])
+})
+
+t.test('a script that Redis forgot (restart, SCRIPT FLUSH) is sent again', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client() })
+  await store.set('id1', create({ a: '1' }), 100)
+  await admin.script('FLUSH')
+  await store.set('id1', merge({ b: '2' }), 100)
+  t.same(await admin.hgetall('session:id1'), { a: '1', b: '2' })
+})
+
+t.test('an error from Redis rejects the call with it', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client() })
+  await admin.set('session:text', 'not a hash')
+  await store.set('other', create({ a: '1' }), 100) // the script is cached, and the error comes from EVALSHA
+  await t.rejects(store.get('text'), /WRONGTYPE/)
+  await t.rejects(store.set('text', merge({ a: '1' }), 100), /WRONGTYPE/)
+  t.equal(await admin.get('session:text'), 'not a hash')
+})
+
+t.test('a call fails at once, without queueing, when the client is not connected', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const lazy = new RedisStore({ client: await redis.client({ lazyConnect: true }) })
+  await t.rejects(lazy.set('id1', create({ a: '1' }), 100), { message: 'Redis is not connected (the client\'s status is wait)' })
+  const client = await redis.client()
+  const store = new RedisStore({ client })
+  const ended = once(client, 'end')
+  client.disconnect()
+  await ended
+  await t.rejects(store.get('id1'), /status is end/)
+  t.same(await admin.keys('*'), [])
+})
+
+t.test('a call that Redis does not answer within timeout rejects, and its write never lands later', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), timeout: 0.2 })
+  await store.set('id1', create({ a: '1' }), 100)
+  // The server holds every client's commands for 1 s, then runs them.
+  await admin.client('PAUSE', 1000, 'ALL')
+  await t.rejects(store.set('id1', merge({ a: 'late' }), 100), { message: 'Redis did not answer within 0.2 s' })
+  await t.rejects(store.get('id1'), { message: 'Redis did not answer within 0.2 s' })
+  t.same(await (await redis.client()).hgetall('session:id1'), { a: '1' }, 'after the pause, the record is the previous one')
+  await store.set('id1', merge({ a: '2' }), 100)
+  t.same(await admin.hgetall('session:id1'), { a: '2' }, 'and the next call works')
+})
+
+t.test('the options are checked, with coded errors', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const client = await redis.client()
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['no options', undefined, /Invalid option RedisStore options: expected an object with a client, received undefined/],
+    ['no client', {}, /RedisStore client: expected an ioredis Redis or Cluster client, received undefined/],
+    ['a client that is not ioredis', { client: { get () {} } }, /RedisStore client: .* received an object/],
+    ['an unknown option', { client, ttl: 5 }, /RedisStore ttl: expected one of client, prefix, timeout, userKey, received "ttl"/],
+    ['a prefix that is not a string', { client, prefix: 5 }, /RedisStore prefix: expected a string, received 5/],
+    ['a timeout of 0', { client, timeout: 0 }, /RedisStore timeout: expected a number of seconds above 0/],
+    ['a negative timeout', { client, timeout: -1 }, /received -1/],
+    ['a timeout as a string', { client, timeout: '2' }, /received "2"/],
+    ['a NaN timeout', { client, timeout: NaN }, /received NaN/],
+    ['a timeout too long for a timer', { client, timeout: 3e6 }, /at most 2147483, received 3000000/],
+    ['an empty userKey', { client, userKey: '' }, /RedisStore userKey: expected a non-empty string, received ""/],
+    ['a userKey that is not a string', { client, userKey: null }, /received null/]
+  ]
+  for (const [name, options, message] of cases) {
+    t.throws(() => new RedisStore(options as ConstructorParameters<typeof RedisStore>[0]),
+      { code: 'FST_ERR_SESSION_INVALID_OPTION', message }, name)
+  }
+  t.ok(new RedisStore({ client, prefix: '', timeout: 0.05, userKey: 'username' }), 'fractions of a second are accepted')
+})
+
+t.test('on Redis Cluster, each key is written by its own command, and the index still follows', needsRedis, async (t) => {
+  const redis = await startRedis(t, { cluster: true })
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.cluster(), userKey: 'username' })
+  const members = async (user: string): Promise<string[]> => (await admin.smembers(`session:user:${user}`)).sort()
+  await store.set('s1', create({ username: '"ada"', a: '1' }), 100)
+  await store.set('s2', create({ username: '"ada"' }), 200)
+  t.same(await store.get('s1'), { username: '"ada"', a: '1' })
+  t.same(await members('ada'), ['s1', 's2'])
+  t.ok(await admin.pttl('session:user:ada') >= await admin.pttl('session:s2'))
+  await store.touch('s1', 1000)
+  t.ok(await admin.pttl('session:user:ada') >= await admin.pttl('session:s1'))
+  await store.touch('missing', 1000)
+  await store.set('missing', merge({ username: '"ada"' }), 100)
+  t.same(await members('ada'), ['s1', 's2'], 'a missing record is neither written nor indexed')
+
+  await store.set('s1', merge({ username: '"bob"' }, ['a']), 100)
+  t.same(await admin.hgetall('session:s1'), { username: '"bob"' })
+  t.same(await members('ada'), ['s2'])
+  t.same(await members('bob'), ['s1'])
+  await store.rename('s2', 's3', { username: '"ada"', b: '2' }, 100)
+  t.equal(await admin.exists('session:s2'), 0)
+  t.same(await admin.hgetall('session:s3'), { username: '"ada"', b: '2' })
+  t.same(await members('ada'), ['s3'])
+  await store.destroy('s1')
+  t.same(await members('bob'), [])
+
+  await admin.sadd('session:user:ada', 's-other')
+  await admin.hset('session:s-other', 'username', '"eve"')
+  t.equal(await store.destroyUser('ada'), 1)
+  t.same((await admin.keys('*')).sort(), ['session:s-other'])
+  t.equal(await store.destroyUser('nobody'), 0)
+})
+
+t.test('on Redis Cluster without userKey, no index is kept', needsRedis, async (t) => {
+  const redis = await startRedis(t, { cluster: true })
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.cluster() })
+  await store.set('s1', create({ username: '"ada"' }), 100)
+  await store.rename('s1', 's2', { username: '"ada"' }, 100)
+  await store.destroy('s3')
+  t.same(await admin.keys('*'), ['session:s2'])
+})
