@@ -12,7 +12,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { clock } from './clock.js'
-import type { CookieCodec, Envelope } from './codecs/types.js'
+import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './codecs/types.js'
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { stringifyEntry, type SessionContent } from './serialize.js'
@@ -261,6 +261,10 @@ export class CookieWriter {
     header += this.#suffix(request)
     if (maxCookieSize > 0 && header.length > maxCookieSize) {
       throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, largestKeys(content))
+    }
+    // Even with the check off, no codec would accept a longer value on the next request.
+    if (value.length > MAX_VALUE_LENGTH) {
+      throw new FST_ERR_SESSION_TOO_LARGE(header.length, MAX_VALUE_LENGTH + header.length - value.length, largestKeys(content))
     }
     reply.header('set-cookie', header)
   }

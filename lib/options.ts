@@ -231,7 +231,7 @@ function resolveCookie (cookie: unknown): ResolvedOptions['cookie'] {
 function isStore (value: unknown): value is SessionStore {
   if (value === null || typeof value !== 'object') return false
   const s = value as Record<string, unknown>
-  return ['get', 'set', 'touch', 'destroy'].every((m) => typeof s[m] === 'function')
+  return ['get', 'set', 'touch', 'destroy', 'rename'].every((m) => typeof s[m] === 'function')
 }
 
 /** What `normalizeOptions` returns: the options, and the warnings to log. */
@@ -261,7 +261,7 @@ export function normalizeOptions (given: unknown): Normalized {
   }
   const store = o.store
   if (store !== undefined && !isStore(store)) {
-    throw invalid('store', 'a SessionStore (an object with get, set, touch and destroy methods)', store)
+    throw invalid('store', 'a SessionStore (an object with get, set, touch, destroy and rename methods)', store)
   }
   if (store !== undefined && o.format !== undefined) {
     throw invalid('format', 'no format with a store: the cookie carries only the signed session id', format)

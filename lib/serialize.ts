@@ -24,7 +24,8 @@ export class UnserializableValue extends Error {}
 /** Why a text is not valid tagged JSON. */
 export class MalformedValue extends Error {}
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor'])
+/** Keys that would reach an object's prototype if they were ever assigned: never written, never read. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor'])
 const BIGINT_TEXT = /^-?(?:0|[1-9]\d*)$/
 /** The largest time a Date holds, in milliseconds from the epoch (ECMA-262 TimeClip). */
 const MAX_DATE = 8.64e15
@@ -228,6 +229,18 @@ export interface SessionContent {
 export const FLASHES_KEY = '_flashes'
 
 /**
+ * Top-level keys a session may not use, in every format and store: the
+ * plugin's own fields (`_flashes`; `_permanent` in Flask's cookie and the
+ * stores; `_created` in the stores) and the forbidden keys.
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([FLASHES_KEY, '_permanent', '_created', ...FORBIDDEN_KEYS])
+
+/** Throws `FST_ERR_SESSION_UNSERIALIZABLE` for a reserved top-level key. */
+export function checkKey (key: string): void {
+  if (RESERVED_KEYS.has(key)) throw new FST_ERR_SESSION_UNSERIALIZABLE(JSON.stringify(key), 'the key is reserved')
+}
+
+/**
  * Serializes one top-level session value. A value that cannot be kept
  * throws `FST_ERR_SESSION_UNSERIALIZABLE`, naming its key.
  */
@@ -248,9 +261,7 @@ export function stringifyEntry (key: string, value: unknown): string {
 export function stringifyContent (content: SessionContent): string {
   let out = '{'
   for (const [key, value] of content.data) {
-    if (FORBIDDEN_KEYS.has(key) || key === FLASHES_KEY) {
-      throw new FST_ERR_SESSION_UNSERIALIZABLE(JSON.stringify(key), 'the key is reserved')
-    }
+    checkKey(key)
     if (value === undefined) continue
     if (out.length > 1) out += ','
     out += JSON.stringify(key) + ':' + stringifyEntry(key, value)

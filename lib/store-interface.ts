@@ -19,7 +19,7 @@ import { signedIds, type SignedIds } from './codecs/signed.js'
 import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
 import { addVaryCookie, findCookie, newState, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
-import { asFlashes, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
+import { asFlashes, checkKey, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
 import { Session, stateOf, type SessionMode, type SessionState } from './session.js'
 import type { SessionStore, StoreRecord } from './stores/types.js'
 
@@ -134,6 +134,7 @@ export class StoreInterface {
   #fields (s: SessionState, created: number): StoreRecord {
     const fields: StoreRecord = {}
     for (const [key, value] of s.content.data) {
+      checkKey(key)
       if (value !== undefined) fields[key] = stringifyEntry(key, value)
     }
     if (s.content.flashes.length > 0) fields[FLASHES_KEY] = JSON.stringify(s.content.flashes)

@@ -126,15 +126,30 @@ t.test('destroyUser counts only the sessions that had not expired', async (t) =>
   t.equal(store.size, 0)
 })
 
-t.test('without userKey, destroyUser finds no user', async (t) => {
+t.test('without userKey, destroyUser rejects with a coded error and deletes nothing', async (t) => {
   const store = new MemoryStore()
   await store.set('a1', create({ username: '"ada"' }), 100)
-  t.equal(await store.destroyUser('ada'), 0)
+  await t.rejects(store.destroyUser('ada'), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /userKey/ })
   t.equal(store.size, 1)
 })
 
-t.test('a max that is not a positive whole number throws', async (t) => {
+t.test('a max that is not a positive whole number throws a coded error', async (t) => {
   for (const max of [0, -1, 1.5, NaN, Infinity, '10']) {
-    t.throws(() => new MemoryStore({ max: max as number }), RangeError, String(max))
+    t.throws(() => new MemoryStore({ max: max as number }), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /MemoryStore max/ }, String(max))
   }
+})
+
+t.test('a userKey that is not a non-empty string throws a coded error', async (t) => {
+  for (const userKey of ['', 7, null]) {
+    t.throws(() => new MemoryStore({ userKey: userKey as string }), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /MemoryStore userKey/ }, String(userKey))
+  }
+})
+
+t.test('rename of a record deleted meanwhile writes nothing, so a cleared session stays ended', async (t) => {
+  const store = new MemoryStore()
+  await store.set('old', create({ a: '1' }), 100)
+  await store.destroy('old')
+  await store.rename('old', 'new', { a: '1' }, 100)
+  t.equal(await store.get('new'), null)
+  t.equal(store.size, 0)
 })

@@ -198,7 +198,7 @@ t.test('an error message says what was expected', async (t) => {
     [{ absoluteTimeout: -1 }, 'a whole number of seconds, or 0 for off'],
     [{ cookieName: 'a b' }, "a non-empty token of letters, digits and !#$%&'*+-.^_`|~"],
     [{ cookie: { path: '/a;b' } }, 'a non-empty string of printable ASCII characters without ";"'],
-    [{ store: {} }, 'a SessionStore (an object with get, set, touch and destroy methods)'],
+    [{ store: {} }, 'a SessionStore (an object with get, set, touch, destroy and rename methods)'],
     [{ validate: 1 }, 'a function']
   ]
   for (const [options, text] of expected) {

@@ -107,8 +107,8 @@ t.test('rename writes the record whole at the new id, deletes the old one and se
   const { sent, inScripts } = await commandsOf(admin, client, async () => {
     await store.rename('old', 'new', { a: '1', b: '2' }, 300)
   })
-  t.same(sent, ['EVALSHA'], 'one script: DEL, HSET and PEXPIRE apply together')
-  t.same(inScripts.filter((c) => c !== 'TIME'), ['DEL', 'HSET', 'PEXPIRE'])
+  t.same(sent, ['EVALSHA'], 'one script: EXISTS, DEL, HSET and PEXPIRE apply together')
+  t.same(inScripts.filter((c) => c !== 'TIME'), ['EXISTS', 'DEL', 'HSET', 'PEXPIRE'])
   t.equal(await admin.exists('session:old'), 0)
   t.same(await admin.hgetall('session:new'), { a: '1', b: '2' }, 'nothing of the old record is merged in')
   t.ok(await admin.ttl('session:new') > 250)
@@ -311,4 +311,22 @@ t.test('on Redis Cluster without userKey, no index is kept', needsRedis, async (
   await store.rename('s1', 's2', { username: '"ada"' }, 100)
   await store.destroy('s3')
   t.same(await admin.keys('*'), ['session:s2'])
+})
+
+t.test('rename of a record deleted meanwhile writes nothing, standalone and on Cluster', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  await store.set('old', create({ username: '"ada"' }), 100)
+  await store.destroy('old')
+  await store.rename('old', 'new', { username: '"ada"' }, 100)
+  t.same(await admin.keys('*'), [], 'no record and no index entry')
+
+  const cluster = await startRedis(t, { cluster: true })
+  const clusterAdmin = await cluster.client()
+  const clustered = new RedisStore({ client: await cluster.cluster(), userKey: 'username' })
+  await clustered.set('old', create({ username: '"ada"' }), 100)
+  await clustered.destroy('old')
+  await clustered.rename('old', 'new', { username: '"ada"' }, 100)
+  t.same(await clusterAdmin.keys('*'), [], 'no record and no index entry on Cluster either')
 })

@@ -18,13 +18,12 @@
  * symbols, cycles, Dates outside the years 1 to 9999) throws
  * `UnserializableValue`; nothing is silently dropped.
  */
-import { MalformedValue, UnserializableValue } from '../serialize.js'
+import { FORBIDDEN_KEYS, MalformedValue, UnserializableValue } from '../serialize.js'
 
 /** The tag names Flask registers. A dict whose only key is one of them is escaped with `" di"`. */
 export const TAGS: ReadonlySet<string> = new Set([' di', ' t', ' b', ' m', ' u', ' d'])
 
 /** Keys refused at every level, as in the other formats (prototype pollution). */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor'])
 /**
  * The deepest nesting of JS containers written. Python's json gives up near
  * 1000 JSON levels, and a tag can add two (`" di"`), so what is written here

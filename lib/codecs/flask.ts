@@ -21,13 +21,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { deflateSync, inflateSync } from 'node:zlib'
 import { FST_ERR_SESSION_UNSERIALIZABLE } from '../errors.js'
-import { FLASHES_KEY, MalformedValue, UnserializableValue, type Flash, type SessionContent } from '../serialize.js'
+import { checkKey, FLASHES_KEY, MalformedValue, UnserializableValue, type Flash, type SessionContent } from '../serialize.js'
 import { parseFlaskJson, TAGS, writeFlaskValue } from './flask-json.js'
-import type { CookieCodec, Envelope } from './types.js'
+import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const SALT = 'cookie-session'
 const PERMANENT_KEY = '_permanent'
-const RESERVED_KEYS = new Set([FLASHES_KEY, PERMANENT_KEY, '__proto__', 'constructor'])
 /** base64url of an HMAC-SHA1 (20 bytes), without padding. */
 const SIG_LENGTH = 27
 const B64URL = /^[A-Za-z0-9_-]*$/
@@ -39,7 +38,6 @@ const PERMANENT_CLAIM = /"_permanent"\s*:\s*true/
  */
 const COMPRESS_FROM = 128
 /** No legitimate cookie is larger; a longer value is refused before any work. */
-const MAX_VALUE = 8192
 const MAX_BODY = 1 << 20
 /** Inflating happens before any verification here, so it is bounded tighter. */
 const MAX_CLAIM_BODY = 1 << 16
@@ -116,7 +114,7 @@ function readContent (text: string, fromFlask: boolean): { content: SessionConte
 export function stringifyFlask (content: SessionContent): string {
   let out = '{'
   for (const [key, value] of content.data) {
-    if (RESERVED_KEYS.has(key)) throw new FST_ERR_SESSION_UNSERIALIZABLE(JSON.stringify(key), 'the key is reserved')
+    checkKey(key)
     if (value === undefined) continue
     let text: string
     try {
@@ -179,7 +177,7 @@ export function flaskCodec (secrets: readonly Buffer[]): CookieCodec {
     },
 
     open (value): Envelope | string {
-      if (value.length > MAX_VALUE) return 'the value is too long'
+      if (value.length > MAX_VALUE_LENGTH) return 'the value is too long'
       const sigAt = value.lastIndexOf('.')
       const given = Buffer.from(value.slice(sigAt + 1))
       if (sigAt < 0 || given.length !== SIG_LENGTH) return 'the value is malformed'

@@ -15,15 +15,14 @@
 import { hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { parseContent, stringifyContent } from '../serialize.js'
-import type { CookieCodec, Envelope } from './types.js'
+import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session signed v1'
 const HEADS = new Set(['1', '1p', '1z', '1pz'])
 const SECONDS = /^[1-9a-z][0-9a-z]{0,8}$/
 /** Bodies shorter than this are never worth deflating. */
 const COMPRESS_FROM = 128
-/** No legitimate cookie is larger; a longer value is refused before any work. */
-const MAX_VALUE = 8192
+/** The most a deflated payload may inflate to. */
 const MAX_BODY = 1 << 20
 
 /** Derives one 32-byte subkey for a purpose from each secret. */
@@ -88,7 +87,7 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
     },
 
     open (value): Envelope | string {
-      if (value.length > MAX_VALUE) return 'the value is too long'
+      if (value.length > MAX_VALUE_LENGTH) return 'the value is too long'
       const parts = value.split('.')
       if (parts.length !== 5) return 'the value is malformed'
       const [head, payload, createdText, issuedText, sig] = parts as [string, string, string, string, string]

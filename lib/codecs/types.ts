@@ -5,6 +5,9 @@
  */
 import type { SessionContent } from '../serialize.js'
 
+/** No codec accepts a longer cookie value, so none is cached or issued beyond it either. */
+export const MAX_VALUE_LENGTH = 8192
+
 /** What a verified cookie carries, before its body is parsed. */
 export interface Envelope {
   /** The serialized session content, as `stringify` wrote it. */

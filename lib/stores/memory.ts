@@ -8,6 +8,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import { clock } from '../clock.js'
+import { FST_ERR_SESSION_INVALID_OPTION } from '../errors.js'
 import { userOf, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
 
 /** Options of `MemoryStore`. */
@@ -27,7 +28,10 @@ export class MemoryStore implements SessionStore {
 
   constructor ({ max = 10000, userKey }: MemoryStoreOptions = {}) {
     if (!Number.isSafeInteger(max) || max < 1) {
-      throw new RangeError(`Expected MemoryStore max to be a positive whole number, received ${String(max)}`)
+      throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore max', 'a positive whole number of sessions', String(max))
+    }
+    if (userKey !== undefined && (typeof userKey !== 'string' || userKey === '')) {
+      throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore userKey', 'a non-empty string', String(userKey))
     }
     this.#userKey = userKey
     this.#records = new LRUCache({
@@ -84,7 +88,7 @@ export class MemoryStore implements SessionStore {
   }
 
   async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
-    this.#records.delete(oldId)
+    if (!this.#records.delete(oldId)) return // deleted meanwhile: it stays deleted
     const moved = new Map(Object.entries(record))
     this.#records.set(newId, moved, { ttl: ttl * 1000 })
     this.#index(newId, moved)
@@ -92,6 +96,9 @@ export class MemoryStore implements SessionStore {
 
   /** Deletes every session of a user (requires `userKey`). Returns how many. */
   async destroyUser (user: string | number): Promise<number> {
+    if (this.#userKey === undefined) {
+      throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore userKey', 'a session key naming the user, to call destroyUser()', 'undefined')
+    }
     let count = 0
     for (const id of [...(this.#users.get(String(user)) ?? [])]) {
       // An expired record is still in the cache until it is read: it is not counted.

@@ -22,9 +22,24 @@
  * the request got its 503.
  */
 import { createHash } from 'node:crypto'
-import type { Cluster, Redis } from 'ioredis'
 import { FST_ERR_SESSION_INVALID_OPTION } from '../errors.js'
 import { userOf, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
+
+/**
+ * The part of an ioredis `Redis` or `Cluster` client that the store uses.
+ * Written out here, rather than imported from ioredis, so that the
+ * package's types compile for apps that don't install ioredis.
+ */
+export interface RedisClient {
+  readonly status: string
+  readonly isCluster: boolean
+  time (): Promise<Array<string | number>>
+  evalsha (sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
+  eval (script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
+  hgetall (key: string): Promise<Record<string, string>>
+  smembers (key: string): Promise<string[]>
+  srem (key: string, ...members: string[]): Promise<number>
+}
 
 /** Options of `RedisStore`. */
 export interface RedisStoreOptions extends UserIndexOptions {
@@ -33,7 +48,7 @@ export interface RedisStoreOptions extends UserIndexOptions {
    * a call made while its status is not `'ready'` fails at once. Its
    * `error` events are yours to log; the store never listens to them.
    */
-  client: Redis | Cluster
+  client: RedisClient
   /**
    * The prefix of every key.
    * @default 'session:'
@@ -123,6 +138,7 @@ return {1, now, user, false, count}
 
 // KEYS[2] the new record; ARGV[6] the new id, then field/value pairs.
 const RENAME = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {2, now} end
 local old = userField(KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2])
 if #ARGV > 6 then redis.call('HSET', KEYS[2], unpack(ARGV, 7)) end
@@ -163,7 +179,7 @@ function invalid (name: string, expected: string, value: unknown): Error {
   return new FST_ERR_SESSION_INVALID_OPTION(`RedisStore ${name}`, expected, show(value))
 }
 
-function isClient (value: unknown): value is Redis | Cluster {
+function isClient (value: unknown): value is RedisClient {
   const c = value as Record<string, unknown> | null
   return typeof c === 'object' && c !== null && typeof c.status === 'string' &&
     typeof c.evalsha === 'function' && typeof c.hgetall === 'function'
@@ -171,7 +187,7 @@ function isClient (value: unknown): value is Redis | Cluster {
 
 /** A session store in Redis (standalone, Sentinel or Cluster), through an ioredis client. */
 export class RedisStore implements SessionStore {
-  readonly #client: Redis | Cluster
+  readonly #client: RedisClient
   readonly #prefix: string
   readonly #timeout: number
   readonly #userKey: string | undefined
@@ -300,6 +316,7 @@ export class RedisStore implements SessionStore {
         return
       }
       const removed = await this.#eval(deadline, DESTROY, [this.#key(oldId)], 0, oldId, [''])
+      if (removed[4] === 0) return // deleted meanwhile: it stays deleted
       const written = await this.#eval(deadline, SET, [this.#key(newId)], ms, newId, ['1', 0, ...pairs])
       await this.#reindex(deadline, oldId, newId, [1, written[1], removed[2], written[3]], ms)
     })

@@ -45,7 +45,8 @@ export interface SessionStore {
   /**
    * Moves a session to a new id (`regenerate()`): writes `record` whole at
    * `newId` with the time to live, in seconds, and deletes `oldId`, in one
-   * atomic step.
+   * atomic step. When `oldId` no longer exists (a concurrent `clear()` or
+   * revocation), it writes nothing: the session stays ended.
    */
   rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void>
 }
@@ -68,7 +69,6 @@ export function userOf (text: string | undefined): string | undefined {
     const value: unknown = JSON.parse(text)
     return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined
   } catch {
-    /* c8 ignore next 2 - the plugin only writes valid JSON */
-    return undefined
+    return undefined // another writer left something that is not JSON there
   }
 }
