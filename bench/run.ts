@@ -24,6 +24,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BUILD_DIR, ROOT, buildServer, removeBuild } from './build.js'
 import { runMemory } from './memory.js'
+import { startRedis } from './redis.js'
 import { markdown, type RunInfo } from './report.js'
 import { heapUsed, startServer, stopServer, type Server } from './server-process.js'
 import { selectVariants } from './variants.js'
@@ -95,6 +96,9 @@ async function main (): Promise<boolean> {
     : ['--expose-gc']
 
   const servers: Server[] = []
+  const redis = variants.some((v) => v.redis === true) ? await startRedis() : undefined
+  // The servers inherit the environment: the Redis rows connect to this URL.
+  if (redis !== undefined) process.env.REDIS_URL = redis.url
   try {
     log('compiling lib/ and bench/ to ' + relative(ROOT, BUILD_DIR))
     const script = buildServer()
@@ -155,6 +159,7 @@ async function main (): Promise<boolean> {
     return windows.every((w) => w.problems.length === 0)
   } finally {
     for (const server of servers) await stopServer(server)
+    await redis?.stop()
     removeBuild()
   }
 }

@@ -24,6 +24,7 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { TypedSessionOptions } from '../lib/index.js'
+import type { Route } from './window.js'
 
 declare module '../lib/index.js' {
   interface SessionData {
@@ -55,8 +56,29 @@ export interface Variant {
   peer: boolean
   /** This plugin: the issue 3 targets are checked for it. */
   ours: boolean
+  /** The issues' targets for this row, checked in the report. */
+  targets?: Targets
+  /** Needs a Redis server: the harness starts one and passes its URL in `REDIS_URL`. */
+  redis?: boolean
   /** Registers the variant's plugins on the app and returns its handlers. */
   setup: (app: FastifyInstance) => Promise<Handlers>
+}
+
+/** An ioredis client on `REDIS_URL`, connected before it is used, and closed with the app. */
+async function redisClient (app: FastifyInstance): Promise<import('ioredis').Redis> {
+  const { Redis } = await import('ioredis')
+  const client = new Redis(process.env.REDIS_URL as string, { lazyConnect: true })
+  await client.connect()
+  app.addHook('onClose', async () => { await client.quit() })
+  return client
+}
+
+/** Targets a row must meet, each measured in the same run as what it compares with. */
+export interface Targets {
+  /** Server CPU µs per request above bare Fastify, at most, per route. */
+  excess?: Partial<Record<Route, number>>
+  /** req/s divided by a peer's, at least, on these routes. */
+  ratios?: Array<{ peer: string, min: number, routes: Route[] }>
 }
 
 /** A 32-byte key used by every variant that needs one. */
@@ -139,16 +161,18 @@ async function naiveHmac (app: FastifyInstance): Promise<Handlers> {
 }
 
 /** A row of this plugin: `typed-NAME`, registered with `options`. */
-function typed (name: string, options: Partial<TypedSessionOptions>, state: Variant['state']): Variant {
+function typed (name: string, label: string, options: (app: FastifyInstance) => Promise<Partial<TypedSessionOptions>>, state: Variant['state'], targets: Targets, redis = false): Variant {
   return {
     name: `typed-${name}`,
-    label: `this plugin, ${Object.entries(options).map(([k, v]) => `\`${k}: ${typeof v === 'string' ? `'${v}'` : String(v)}\``).join(', ')}`,
+    label: `this plugin, ${label}`,
     state,
     peer: false,
     ours: true,
+    targets,
+    redis,
     async setup (app) {
       const { default: typedSession } = await import('../lib/index.js')
-      await app.register(typedSession, { secret: SECRET, ...options })
+      await app.register(typedSession, { secret: SECRET, ...await options(app) })
       return {
         read: (request) => String(request.session.get('counter') ?? 0),
         write: (request) => {
@@ -255,9 +279,52 @@ export const VARIANTS: readonly Variant[] = [
     ours: false,
     setup: naiveHmac
   },
-  typed('signed', { format: 'signed' }, 'cookie'),
-  typed('encrypted', { format: 'encrypted' }, 'cookie'),
-  typed('flask', { format: 'flask' }, 'cookie')
+  {
+    name: 'fastify-session-redis',
+    label: '`@fastify/session` with `connect-redis` (ioredis)',
+    state: 'server',
+    peer: true,
+    ours: false,
+    redis: true,
+    async setup (app) {
+      const { default: cookie } = await import('@fastify/cookie')
+      const { default: session } = await load<AnyPlugin>('@fastify/session')
+      const { default: RedisStore } = await load<{ default: new (options: object) => object }>('connect-redis')
+      await app.register(cookie)
+      await app.register(session, {
+        secret: SECRET,
+        store: new RedisStore({ client: await redisClient(app) }),
+        cookie: { secure: false, path: '/', httpOnly: true, sameSite: 'lax' }
+      })
+      return {
+        read: (request) => String(count(peerSession(request).get('counter'))),
+        write: (request) => {
+          const n = count(peerSession(request).get('counter')) + step(request)
+          peerSession(request).set('counter', n)
+          return String(n)
+        }
+      }
+    }
+  },
+  // Issue 3.
+  typed('signed', "`format: 'signed'`", async () => ({ format: 'signed' }), 'cookie', {
+    excess: { read: 3, write: 7, untouched: 1.5 },
+    ratios: [{ peer: 'secure-session', min: 1.3, routes: ['read', 'write'] }]
+  }),
+  // Issue 4.
+  typed('encrypted', "`format: 'encrypted'`", async () => ({ format: 'encrypted' }), 'cookie', {
+    ratios: [{ peer: 'secure-session', min: 1.2, routes: ['write'] }]
+  }),
+  typed('flask', "`format: 'flask'`", async () => ({ format: 'flask' }), 'cookie', {}),
+  // Issue 5.
+  typed('memory', '`MemoryStore`', async () => {
+    const { MemoryStore } = await import('../lib/index.js')
+    return { store: new MemoryStore() }
+  }, 'server', { ratios: [{ peer: 'fastify-session', min: 2, routes: ['read', 'write'] }] }),
+  typed('redis', '`RedisStore` (ioredis)', async (app) => {
+    const { RedisStore } = await import('../lib/index.js')
+    return { store: new RedisStore({ client: await redisClient(app) }) }
+  }, 'server', { ratios: [{ peer: 'fastify-session-redis', min: 1.3, routes: ['write'] }] }, true)
 ]
 
 /** Finds the rows named in a comma-separated list, in the table's order. */

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const VARIANTS = ['bare', 'cookie-signed', 'secure-session', 'fastify-session', 'naive-hmac', 'typed-signed', 'typed-encrypted', 'typed-flask']
+const VARIANTS = ['bare', 'cookie-signed', 'secure-session', 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis']
 const ROUTES = ['read', 'write', 'untouched']
 
 interface Run {
