@@ -32,7 +32,7 @@ async function rejection (t: Test, promise: Promise<unknown>): Promise<Error & {
   return new Error('resolved')
 }
 
-const store = { get: async () => null, set: async () => {}, touch: async () => {}, destroy: async () => {} }
+const store = { get: async () => null, set: async () => {}, touch: async () => {}, destroy: async () => {}, rename: async () => {} }
 
 t.test('a missing secret is refused with FST_ERR_SESSION_NO_SECRET, a TypeError', async (t) => {
   const cases: Array<[string, unknown, string]> = [
