@@ -61,11 +61,12 @@ export function findCookie (header: string | undefined, name: string): string | 
 }
 
 /** An empty new session's state. */
-export function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize']): SessionState {
+export function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize'], log: FastifyBaseLogger): SessionState {
   return {
     mode,
     cookie,
     load: undefined,
+    log,
     serialize,
     content: { data: new Map(), flashes: [] },
     baseline: '{}',
@@ -116,7 +117,14 @@ export class CookieInterface {
     return envelope
   }
 
-  #load (s: SessionState, log: FastifyBaseLogger): void {
+  /**
+   * The lazy loader, one per policy: a closure made per request and holding
+   * the request measured to keep requests alive past young-generation GCs.
+   */
+  readonly #loader = (s: SessionState): void => { this.#load(s) }
+
+  #load (s: SessionState): void {
+    const log = s.log
     const envelope = this.verify(s.cookie as string)
     if (typeof envelope === 'string') {
       log.debug({ reason: envelope }, `session cookie rejected: ${envelope}`)
@@ -140,14 +148,14 @@ export class CookieInterface {
 
   /** Opens the request's session. Nothing is verified until the session is used. */
   open (request: FastifyRequest, mode: SessionMode): Session {
-    const s = newState(mode, undefined, this.#codec.stringify)
+    const s = newState(mode, undefined, this.#codec.stringify, request.log)
     if (mode !== 'off') {
       const cookie = findCookie(request.headers.cookie, this.#options.cookieName)
       if (cookie === null) {
         request.log.debug({ reason: 'several values' }, 'session cookie rejected: the request sent several session cookies')
       } else if (cookie !== undefined && cookie !== '') {
         s.cookie = cookie
-        s.load = (state) => this.#load(state, request.log)
+        s.load = this.#loader
       }
     }
     return new Session(s)
@@ -160,7 +168,7 @@ export class CookieInterface {
     const valid = await (this.#options.validate as NonNullable<ResolvedOptions['validate']>)(session, request)
     if (valid === false) {
       const cookie = s.cookie
-      Object.assign(s, newState(s.mode, cookie, s.serialize), { cleared: true, accessed: s.accessed })
+      Object.assign(s, newState(s.mode, cookie, s.serialize, s.log), { cleared: true, accessed: s.accessed })
       request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
     }
   }
@@ -217,8 +225,8 @@ export class CookieInterface {
 
   /** `app.sessions.decode`: the session in a cookie value, or `null`. */
   decode (value: string, log: FastifyBaseLogger): Session | null {
-    const s = newState('on', value, this.#codec.stringify)
-    this.#load(s, log)
+    const s = newState('on', value, this.#codec.stringify, log)
+    this.#load(s)
     return s.isNew ? null : new Session(s)
   }
 }

@@ -8,6 +8,7 @@
  * session compares its serialization with the one it was loaded from, so an
  * in-place change such as `session.get('data')!.push(8)` is saved too.
  */
+import type { FastifyBaseLogger } from 'fastify'
 import { FST_ERR_SESSION_KEY_NOT_FOUND, FST_ERR_SESSION_READONLY } from './errors.js'
 import type { Flash, SessionContent } from './serialize.js'
 
@@ -30,6 +31,8 @@ export interface SessionState {
   cookie: string | undefined
   /** Fills `content` and the flags from the cookie, the first time it is needed. */
   load: ((state: SessionState) => void) | undefined
+  /** Where a rejected cookie is reported, at debug level. */
+  log: FastifyBaseLogger
   serialize: (content: SessionContent) => string
   content: SessionContent
   /** The serialized content as loaded (or as last marked unmodified). */

@@ -105,7 +105,7 @@ export class StoreInterface {
 
   /** Opens the request's session, loading its record from the store. */
   async open (request: FastifyRequest, mode: SessionMode): Promise<Session> {
-    const s = newState(mode, undefined, stringifyContent)
+    const s = newState(mode, undefined, stringifyContent, request.log)
     if (mode !== 'off') {
       const cookie = findCookie(request.headers.cookie, this.#options.cookieName)
       if (cookie === null) {
@@ -125,20 +125,20 @@ export class StoreInterface {
     if (s.isNew) return
     const valid = await (this.#options.validate as NonNullable<ResolvedOptions['validate']>)(session, request)
     if (valid === false) {
-      Object.assign(s, newState(s.mode, s.cookie, s.serialize), { cleared: true, accessed: s.accessed })
+      Object.assign(s, newState(s.mode, s.cookie, s.serialize, s.log), { cleared: true, accessed: s.accessed })
       request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
     }
   }
 
   /** The record fields of a session's content. */
-  #fields (s: SessionState, created: number): StoreRecord {
+  #fields (content: SessionContent, permanent: boolean, created: number): StoreRecord {
     const fields: StoreRecord = {}
-    for (const [key, value] of s.content.data) {
+    for (const [key, value] of content.data) {
       checkKey(key)
       if (value !== undefined) fields[key] = stringifyEntry(key, value)
     }
-    if (s.content.flashes.length > 0) fields[FLASHES_KEY] = JSON.stringify(s.content.flashes)
-    if (s.permanent) fields[PERMANENT_FIELD] = 'true'
+    if (content.flashes.length > 0) fields[FLASHES_KEY] = JSON.stringify(content.flashes)
+    if (permanent) fields[PERMANENT_FIELD] = 'true'
     fields[CREATED_FIELD] = String(created)
     return fields
   }
@@ -171,7 +171,7 @@ export class StoreInterface {
     if (loaded === undefined || s.regenerate) {
       // A new session, or a new identity (regenerate), starts its absolute timeout now.
       const created = now
-      const fields = this.#fields(s, created)
+      const fields = this.#fields(s.content, s.permanent, created)
       id = this.#ids.create()
       const ttl = this.#ttl(created, now)
       if (loaded === undefined) await this.#call('set', () => store.set(id, { set: fields, delete: [], create: true }, ttl))
@@ -180,7 +180,7 @@ export class StoreInterface {
       id = loaded.id
       const ttl = this.#ttl(s.created, now)
       if (changed) {
-        const fields = this.#fields(s, s.created)
+        const fields = this.#fields(s.content, s.permanent, s.created)
         const set: StoreRecord = {}
         for (const field of Object.keys(fields)) {
           if (fields[field] !== loaded.fields[field]) set[field] = fields[field] as string
@@ -204,19 +204,16 @@ export class StoreInterface {
 
   /** `app.sessions.encode`: creates a record and returns its signed id. */
   async encode (data: object, permanent: boolean): Promise<string> {
-    const s = newState('on', undefined, stringifyContent)
-    s.content.data = new Map(Object.entries(data))
-    s.permanent = permanent
     const now = clock.now()
     const id = this.#ids.create()
-    const fields = this.#fields(s, now)
+    const fields = this.#fields({ data: new Map(Object.entries(data)), flashes: [] }, permanent, now)
     await this.#call('set', () => this.#store.set(id, { set: fields, delete: [], create: true }, this.#ttl(now, now)))
     return this.#ids.sign(id)
   }
 
   /** `app.sessions.decode`: the session of a signed id, or `null`. */
   async decode (value: string, log: FastifyBaseLogger): Promise<Session | null> {
-    const s = newState('on', value, stringifyContent)
+    const s = newState('on', value, stringifyContent, log)
     const reason = await this.#load(s, value)
     if (reason === undefined) return new Session(s)
     log.debug({ reason }, `session cookie rejected: ${reason}`)
