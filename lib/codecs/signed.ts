@@ -42,19 +42,23 @@ export type Mac = (text: string) => string
  */
 export function hmacSha256 (key: Buffer): Mac {
   const ipad = Buffer.alloc(64, 0x36)
-  const opad = Buffer.alloc(64, 0x5c)
+  // The outer message is always opad || 32-byte inner digest: one buffer, reused.
+  const outer = Buffer.alloc(96, 0x5c)
   for (let i = 0; i < key.length; i++) {
     ipad[i] = (ipad[i] as number) ^ (key[i] as number)
-    opad[i] = (opad[i] as number) ^ (key[i] as number)
+    outer[i] = (outer[i] as number) ^ (key[i] as number)
   }
+  // Reused for every message that fits; the functions run synchronously, so no call sees another's bytes.
+  let inner = Buffer.alloc(64 + 1024)
+  ipad.copy(inner, 0)
   return (text) => {
-    const length = Buffer.byteLength(text)
-    const inner = Buffer.allocUnsafe(64 + length)
-    ipad.copy(inner, 0)
+    const length = 64 + Buffer.byteLength(text)
+    if (length > inner.length) {
+      inner = Buffer.alloc(length * 2)
+      ipad.copy(inner, 0)
+    }
     inner.write(text, 64)
-    const outer = Buffer.allocUnsafe(96)
-    opad.copy(outer, 0)
-    outer.set(hash('sha256', inner, 'buffer'), 64)
+    outer.set(hash('sha256', inner.subarray(0, length), 'buffer'), 64)
     return hash('sha256', outer, 'base64url')
   }
 }
