@@ -24,7 +24,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BUILD_DIR, ROOT, buildServer, removeBuild } from './build.js'
 import { runMemory } from './memory.js'
-import { startRedis } from './redis.js'
+import { startRedis } from '../soak/redis.js'
 import { markdown, type RunInfo } from './report.js'
 import { heapUsed, startServer, stopServer, type Server } from './server-process.js'
 import { selectVariants } from './variants.js'
@@ -98,7 +98,7 @@ async function main (): Promise<boolean> {
   const servers: Server[] = []
   const redis = variants.some((v) => v.redis === true) ? await startRedis() : undefined
   // The servers inherit the environment: the Redis rows connect to this URL.
-  if (redis !== undefined) process.env.REDIS_URL = redis.url
+  if (redis !== undefined) process.env.REDIS_URL = `redis://127.0.0.1:${redis.port}`
   try {
     log('compiling lib/ and bench/ to ' + relative(ROOT, BUILD_DIR))
     const script = buildServer()

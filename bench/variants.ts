@@ -117,6 +117,16 @@ export function step (request: FastifyRequest): number {
   return by === undefined ? 1 : Number(by)
 }
 
+/** The routes of a peer whose `request.session` has `get` and `set`. */
+const PEER_HANDLERS: Handlers = {
+  read: (request) => String(count(peerSession(request).get('counter'))),
+  write: (request) => {
+    const n = count(peerSession(request).get('counter')) + step(request)
+    peerSession(request).set('counter', n)
+    return String(n)
+  }
+}
+
 /** The naive HMAC-SHA256 cookie session, in a few lines: decoded eagerly, on every request. */
 async function naiveHmac (app: FastifyInstance): Promise<Handlers> {
   const { default: cookie } = await import('@fastify/cookie')
@@ -240,14 +250,7 @@ export const VARIANTS: readonly Variant[] = [
     async setup (app) {
       const { default: secureSession } = await load<AnyPlugin>('@fastify/secure-session')
       await app.register(secureSession, { key: Buffer.from(SECRET), cookie: { path: '/', httpOnly: true, sameSite: 'lax' } })
-      return {
-        read: (request) => String(count(peerSession(request).get('counter'))),
-        write: (request) => {
-          const n = count(peerSession(request).get('counter')) + step(request)
-          peerSession(request).set('counter', n)
-          return String(n)
-        }
-      }
+      return PEER_HANDLERS
     }
   },
   {
@@ -261,14 +264,7 @@ export const VARIANTS: readonly Variant[] = [
       const { default: session } = await load<AnyPlugin>('@fastify/session')
       await app.register(cookie)
       await app.register(session, { secret: SECRET, cookie: { secure: false, path: '/', httpOnly: true, sameSite: 'lax' } })
-      return {
-        read: (request) => String(count(peerSession(request).get('counter'))),
-        write: (request) => {
-          const n = count(peerSession(request).get('counter')) + step(request)
-          peerSession(request).set('counter', n)
-          return String(n)
-        }
-      }
+      return PEER_HANDLERS
     }
   },
   {
@@ -296,14 +292,7 @@ export const VARIANTS: readonly Variant[] = [
         store: new RedisStore({ client: await redisClient(app) }),
         cookie: { secure: false, path: '/', httpOnly: true, sameSite: 'lax' }
       })
-      return {
-        read: (request) => String(count(peerSession(request).get('counter'))),
-        write: (request) => {
-          const n = count(peerSession(request).get('counter')) + step(request)
-          peerSession(request).set('counter', n)
-          return String(n)
-        }
-      }
+      return PEER_HANDLERS
     }
   },
   // Issue 3.

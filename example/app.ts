@@ -53,7 +53,7 @@ export function escapeHtml (text: string): string {
 }
 
 /** Sends a page: the flashed messages (shown once, then gone), then the body. */
-function page (request: FastifyRequest, reply: FastifyReply, title: string, body: string): FastifyReply {
+export function page (request: FastifyRequest, reply: FastifyReply, title: string, body: string): FastifyReply {
   // Flask's "Message Flashing" pattern: the layout template shows the messages.
   const flashes = request.getFlashedMessages({ withCategories: true })
     .map(([category, message]) => `<li class="${escapeHtml(category)}">${escapeHtml(message)}</li>`)

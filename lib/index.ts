@@ -162,10 +162,11 @@ function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: M
     request.session = await policy.open(request, modeOf(request))
     if (validate) await policy.validate(request, request.session)
   })
-  fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
     const s = unsaved(request)
-    if (s !== undefined) await policy.save(request, reply, s)
-    return payload
+    const pending = s === undefined ? undefined : policy.save(request, reply, s)
+    if (pending === undefined) done(null, payload)
+    else pending.then(() => { done(null, payload) }, done)
   })
 }
 

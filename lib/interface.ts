@@ -60,6 +60,19 @@ export function findCookie (header: string | undefined, name: string): string | 
   }
 }
 
+/**
+ * The session cookie a request brought: `undefined` when there is none, it
+ * is empty, or the request sent several (logged at debug level).
+ */
+export function requestCookie (request: FastifyRequest, name: string): string | undefined {
+  const cookie = findCookie(request.headers.cookie, name)
+  if (cookie === null) {
+    request.log.debug({ reason: 'several values' }, 'session cookie rejected: the request sent several session cookies')
+    return undefined
+  }
+  return cookie === '' ? undefined : cookie
+}
+
 /** An empty new session's state. */
 export function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize'], log: FastifyBaseLogger): SessionState {
   return {
@@ -149,14 +162,10 @@ export class CookieInterface {
   /** Opens the request's session. Nothing is verified until the session is used. */
   open (request: FastifyRequest, mode: SessionMode): Session {
     const s = newState(mode, undefined, this.#codec.stringify, request.log)
-    if (mode !== 'off') {
-      const cookie = findCookie(request.headers.cookie, this.#options.cookieName)
-      if (cookie === null) {
-        request.log.debug({ reason: 'several values' }, 'session cookie rejected: the request sent several session cookies')
-      } else if (cookie !== undefined && cookie !== '') {
-        s.cookie = cookie
-        s.load = this.#loader
-      }
+    const cookie = mode === 'off' ? undefined : requestCookie(request, this.#options.cookieName)
+    if (cookie !== undefined) {
+      s.cookie = cookie
+      s.load = this.#loader
     }
     return new Session(s)
   }

@@ -17,7 +17,7 @@ import { LRUCache } from 'lru-cache'
 import { clock } from './clock.js'
 import { signedIds, type SignedIds } from './codecs/signed.js'
 import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
-import { addVaryCookie, findCookie, newState, type CookieWriter } from './interface.js'
+import { addVaryCookie, newState, requestCookie, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
 import { asFlashes, checkKey, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
 import { Session, stateOf, type SessionMode, type SessionState } from './session.js'
@@ -45,11 +45,15 @@ export class StoreInterface {
     this.#writer = writer
   }
 
-  async #call<R> (what: string, fn: () => Promise<R>): Promise<R> {
-    try {
-      return await fn()
-    } catch (err) {
+  /** Calls the store, turning any failure (a rejection, or a throw) into `FST_ERR_SESSION_STORE_UNAVAILABLE`. */
+  #call<R> (what: string, fn: () => Promise<R>): Promise<R> {
+    const unavailable = (err: unknown): never => {
       throw new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
+    }
+    try {
+      return fn().catch(unavailable)
+    } catch (err) {
+      return Promise.reject(err).catch(unavailable)
     }
   }
 
@@ -106,15 +110,11 @@ export class StoreInterface {
   /** Opens the request's session, loading its record from the store. */
   async open (request: FastifyRequest, mode: SessionMode): Promise<Session> {
     const s = newState(mode, undefined, stringifyContent, request.log)
-    if (mode !== 'off') {
-      const cookie = findCookie(request.headers.cookie, this.#options.cookieName)
-      if (cookie === null) {
-        request.log.debug({ reason: 'several values' }, 'session cookie rejected: the request sent several session cookies')
-      } else if (cookie !== undefined && cookie !== '') {
-        s.cookie = cookie
-        const reason = await this.#load(s, cookie)
-        if (reason !== undefined) request.log.debug({ reason }, `session cookie rejected: ${reason}`)
-      }
+    const cookie = mode === 'off' ? undefined : requestCookie(request, this.#options.cookieName)
+    if (cookie !== undefined) {
+      s.cookie = cookie
+      const reason = await this.#load(s, cookie)
+      if (reason !== undefined) request.log.debug({ reason }, `session cookie rejected: ${reason}`)
     }
     return new Session(s)
   }
@@ -143,8 +143,12 @@ export class StoreInterface {
     return fields
   }
 
-  /** Saves the session: merges the changed keys into its record, and sets the cookie when needed. */
-  async save (request: FastifyRequest, reply: FastifyReply, s: SessionState): Promise<void> {
+  /**
+   * Saves the session: merges the changed keys into its record, and sets
+   * the cookie when needed. Returns `undefined` when there is nothing to
+   * write, so that a request that only read its session pays no promise.
+   */
+  save (request: FastifyRequest, reply: FastifyReply, s: SessionState): Promise<void> | undefined {
     if (s.mode === 'off') return
     if (s.mode === 'readonly') {
       if (s.accessed) addVaryCookie(reply)
@@ -157,6 +161,12 @@ export class StoreInterface {
     if (!s.accessed && !s.cleared && !(refresh && loaded !== undefined)) return
     addVaryCookie(reply)
     const changed = s.modified || s.regenerate || (s.exposed && s.serialize(s.content) !== s.baseline)
+    if (!changed && !s.cleared && !refresh && !s.renew) return
+    return this.#write(request, reply, s, loaded, changed, refresh)
+  }
+
+  async #write (request: FastifyRequest, reply: FastifyReply, s: SessionState,
+    loaded: { id: string, fields: StoreRecord } | undefined, changed: boolean, refresh: boolean): Promise<void> {
     const now = clock.now()
     const store = this.#store
 
@@ -195,9 +205,7 @@ export class StoreInterface {
         if (!(permanentChanged || refresh || s.renew)) return
       } else if (refresh) {
         await this.#call('touch', () => store.touch(id, ttl))
-      } else if (!s.renew) {
-        return
-      }
+      } // else an old key's cookie only needs re-signing (save() returned early otherwise)
     }
     this.#writer.set(request, reply, this.#ids.sign(id), s.permanent, now, s.content)
   }

@@ -13,10 +13,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { accessSync, constants } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort, redisCommand } from '../test/helpers/net.js'
 
 function findBinary (): string | undefined {
   const candidates = ['/usr/bin/redis-server', ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'redis-server'))]
@@ -53,33 +53,6 @@ export interface SoakRedis {
   stop: () => Promise<void>
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-async function command (port: number, text: string): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' })
-    let reply = ''
-    socket.setEncoding('utf8')
-    socket.on('connect', () => socket.write(text + '\r\n'))
-    socket.on('data', (chunk: string) => {
-      reply += chunk
-      if (reply.endsWith('\r\n')) {
-        socket.destroy()
-        resolve(reply)
-      }
-    })
-    socket.on('error', reject)
-  })
-}
-
 /** Starts a redis-server; throws, naming the Debian package, when there is none. */
 export async function startRedis ({ persist = false } = {}): Promise<SoakRedis> {
   const binary = findBinary()
@@ -106,7 +79,7 @@ export async function startRedis ({ persist = false } = {}): Promise<SoakRedis> 
         throw new Error(`redis-server did not start on port ${port}:\n${output}`)
       }
       // PING answers -LOADING until the append-only file is loaded.
-      const reply = await command(port, 'PING').catch(() => '')
+      const reply = await redisCommand(port, 'PING').catch(() => '')
       if (reply.startsWith('+PONG')) return
       await sleep(10)
     }
@@ -125,7 +98,7 @@ export async function startRedis ({ persist = false } = {}): Promise<SoakRedis> 
   await start()
   return {
     port,
-    command: async (text) => await command(port, text),
+    command: async (text) => await redisCommand(port, text),
     pause: () => { child?.kill('SIGSTOP') },
     resume: () => { child?.kill('SIGCONT') },
     kill: async () => { await exit('SIGKILL') },

@@ -598,3 +598,25 @@ t.test('a clear() that lands while another request is open wins: the other save 
   t.same(setCookies(await slow), [])
   t.equal(await store.get(idOf(cookie)), null)
 })
+
+t.test('a store method that throws instead of rejecting still gives a coded 503, on load and on save', async (t) => {
+  const broken = new Error('thrown synchronously')
+  const memory = new MemoryStore()
+  let throwing = false
+  const store: SessionStore = {
+    get: (id) => { if (throwing) throw broken; return memory.get(id) },
+    set: (id, change, ttl) => { if (throwing) throw broken; return memory.set(id, change, ttl) },
+    touch: (id, ttl) => memory.touch(id, ttl),
+    destroy: (id) => memory.destroy(id),
+    rename: (oldId, newId, record, ttl) => memory.rename(oldId, newId, record, ttl)
+  }
+  const app = await build({ store }, routes)
+  const created = carry(await app.inject('/login'))
+  throwing = true
+  for (const url of ['/read', '/login']) {
+    const res = await app.inject({ url, cookies: url === '/read' ? created : {} })
+    t.equal(res.statusCode, 503, url)
+    t.equal(res.json().code, 'FST_ERR_SESSION_STORE_UNAVAILABLE', url)
+    t.match(res.json().message, /thrown synchronously/, url)
+  }
+})

@@ -4,9 +4,10 @@
  * Flask's own, so the login made on Flask holds here, and what this app
  * writes (the visit counter, a flash, a logout) holds on Flask.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 // In your app: import typedSession, { type TypedSessionOptions } from 'fastify-typed-session'
 import typedSession, { type TypedSessionOptions } from '../../lib/index.js'
+import { escapeHtml, page } from '../app.js'
 
 // The keys that both apps use. Flask's `session["visits"]` is a Python int: a number here.
 declare module '../../lib/index.js' {
@@ -22,23 +23,6 @@ export interface InteropOptions {
   secret: TypedSessionOptions['secret']
   /** Where the Flask app answers, for links and redirects. */
   flaskUrl: string
-}
-
-function escapeHtml (text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-}
-
-function page (request: FastifyRequest, reply: FastifyReply, title: string, body: string): FastifyReply {
-  // Flashes queued by either app are shown by whichever renders a page first.
-  const flashes = request.getFlashedMessages({ withCategories: true })
-    .map(([category, message]) => `<li class="${escapeHtml(category)}">${escapeHtml(message)}</li>`)
-    .join('')
-  return reply.type('text/html; charset=utf-8').send(`<!doctype html>
-<html lang="en">
-<meta charset="utf-8">
-<title>${title}</title>
-${flashes === '' ? '' : `<ul class="flashes">${flashes}</ul>\n`}${body}
-`)
 }
 
 /** Builds the Fastify half (not started: call `listen()` or `inject()`). */

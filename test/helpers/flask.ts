@@ -6,8 +6,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { freePort } from './net.js'
 
 /** The interpreter that Debian's `python3-flask` installs Flask for. */
 export const PYTHON = '/usr/bin/python3'
@@ -75,16 +75,6 @@ export function probeFlask (): { version: string } | { missing: string } {
   if (probe.error === undefined && probe.status === 0) return { version: probe.stdout.trim() }
   const why = probe.error?.message ?? probe.stderr.trim().split('\n').pop()
   return { missing: `Flask is not available under ${PYTHON} (${why}); install the Debian package ${FLASK_PACKAGE} (apt-get install -y ${FLASK_PACKAGE})` }
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 async function request (url: string, cookie?: string, init: RequestInit = {}): Promise<FlaskResponse> {

@@ -9,11 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { accessSync, constants } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { freePort, redisCommand } from './net.js'
 
 /** The part of a tap test that the helper uses. */
 interface TestLike {
@@ -69,34 +69,6 @@ export interface RedisServer {
   restart: () => Promise<void>
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-/** Sends one inline command on a new connection; resolves with the reply's text. */
-async function command (port: number, text: string): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host: '127.0.0.1' })
-    let reply = ''
-    socket.setEncoding('utf8')
-    socket.on('connect', () => socket.write(text + '\r\n'))
-    socket.on('data', (chunk: string) => {
-      reply += chunk
-      if (reply.endsWith('\r\n')) {
-        socket.destroy()
-        resolve(reply)
-      }
-    })
-    socket.on('error', reject)
-  })
-}
-
 /** Starts a redis-server; `cluster: true` makes it a one-node cluster that serves every slot. */
 export async function startRedis (t: TestLike, { cluster = false } = {}): Promise<RedisServer> {
   if (BINARY === undefined) throw new Error(MISSING)
@@ -122,7 +94,7 @@ export async function startRedis (t: TestLike, { cluster = false } = {}): Promis
         proc.kill('SIGKILL')
         throw new Error(`redis-server did not start on port ${port}:\n${output}`)
       }
-      const reply = await command(port, 'PING').catch(() => '')
+      const reply = await redisCommand(port, 'PING').catch(() => '')
       if (reply.startsWith('+PONG')) return
       await sleep(20)
     }
@@ -140,8 +112,8 @@ export async function startRedis (t: TestLike, { cluster = false } = {}): Promis
 
   await start()
   if (cluster) {
-    await command(port, 'CLUSTER ADDSLOTSRANGE 0 16383')
-    while (!(await command(port, 'CLUSTER INFO')).includes('cluster_state:ok')) await sleep(20)
+    await redisCommand(port, 'CLUSTER ADDSLOTSRANGE 0 16383')
+    while (!(await redisCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok')) await sleep(20)
   }
 
   const watch = <C extends Redis | Cluster>(client: C): C => {
