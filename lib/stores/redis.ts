@@ -226,24 +226,24 @@ export class RedisStore implements SessionStore {
   }
 
   /** Runs `fn`, failing when the client is not ready or `timeout` passes. */
-  async #bounded<R> (fn: (deadline: number) => Promise<R>): Promise<R> {
+  #bounded<R> (fn: (deadline: number) => Promise<R>): Promise<R> {
     const status = this.#client.status
     // A command sent now would wait in ioredis's offline queue and run when
     // Redis is back, long after this request failed: fail at once instead.
-    if (status !== 'ready') throw new Error(`Redis is not connected (the client's status is ${status})`)
+    if (status !== 'ready') return Promise.reject(new Error(`Redis is not connected (the client's status is ${status})`))
     const ms = this.#timeout * 1000
-    const call = fn(performance.now() + ms)
-    // After a timeout, the call may still fail: that is expected, not an unhandled rejection.
-    call.catch(() => {})
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new Error(`Redis did not answer within ${this.#timeout} s`)) }, ms)
+    // One promise and one timer per call, settled by whichever comes first:
+    // after a timeout, the call's own late failure is expected, and ignored.
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`Redis did not answer within ${this.#timeout} s`)) }, ms)
+      fn(performance.now() + ms).then((value) => {
+        clearTimeout(timer)
+        resolve(value)
+      }, (err: Error) => {
+        clearTimeout(timer)
+        reject(err)
+      })
     })
-    try {
-      return await Promise.race([call, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
   }
 
   /** Runs a script with the common arguments; `deadline` is on our clock (`performance.now()`). */
