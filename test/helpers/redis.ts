@@ -5,39 +5,19 @@
  * Without the binary (Debian's `redis-server` package), a test that uses
  * `needsRedis` is skipped, and under CI (`CI=true`) it fails instead.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { accessSync, constants } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
-import { freePort, redisCommand } from './net.js'
+import { redisCommand } from './net.js'
+import { findRedisBinary, MISSING, startRedisProcess } from './redis-process.js'
 
 /** The part of a tap test that the helper uses. */
 interface TestLike {
   teardown: (fn: () => Promise<void>) => void
 }
 
-function findBinary (): string | undefined {
-  const candidates = ['/usr/bin/redis-server', ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'redis-server'))]
-  return candidates.find((path) => {
-    try {
-      accessSync(path, constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
-}
-
-const BINARY = findBinary()
-
-/** Servers still running: killed when the test process exits, even if a teardown never ran. */
-const running = new Set<ChildProcess>()
-process.on('exit', () => { for (const proc of running) proc.kill('SIGKILL') })
-const MISSING = 'redis-server is not installed: install the Debian package redis-server (apt-get install redis-server)'
+const BINARY = findRedisBinary()
 
 /**
  * The options of a test that needs Redis: skipped when `redis-server` is
@@ -71,46 +51,13 @@ export interface RedisServer {
 
 /** Starts a redis-server; `cluster: true` makes it a one-node cluster that serves every slot. */
 export async function startRedis (t: TestLike, { cluster = false } = {}): Promise<RedisServer> {
-  if (BINARY === undefined) throw new Error(MISSING)
-  const binary = BINARY
-  const port = await freePort()
-  const dir = await mkdtemp(join(tmpdir(), 'redis-test-'))
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
-  if (cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1')
+  const proc = await startRedisProcess((dir) => cluster
+    ? ['--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1']
+    : ['--appendonly', 'no'])
+  const port = proc.port
   const clients: Array<Redis | Cluster> = []
   const errors: Error[] = []
-  let child: ChildProcess | undefined
 
-  async function start (): Promise<void> {
-    let output = ''
-    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    child = proc
-    running.add(proc)
-    proc.on('exit', () => { running.delete(proc) })
-    proc.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    proc.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    for (let attempt = 0; ; attempt++) {
-      if (proc.exitCode !== null || attempt === 250) {
-        proc.kill('SIGKILL')
-        throw new Error(`redis-server did not start on port ${port}:\n${output}`)
-      }
-      const reply = await redisCommand(port, 'PING').catch(() => '')
-      if (reply.startsWith('+PONG')) return
-      await sleep(20)
-    }
-  }
-
-  async function exit (signal: NodeJS.Signals): Promise<void> {
-    const proc = child
-    child = undefined
-    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return
-    const exited = once(proc, 'exit')
-    proc.kill('SIGCONT')
-    proc.kill(signal)
-    await exited
-  }
-
-  await start()
   if (cluster) {
     await redisCommand(port, 'CLUSTER ADDSLOTSRANGE 0 16383')
     while (!(await redisCommand(port, 'CLUSTER INFO')).includes('cluster_state:ok')) await sleep(20)
@@ -135,19 +82,15 @@ export async function startRedis (t: TestLike, { cluster = false } = {}): Promis
       await once(client, 'ready')
       return client
     },
-    stop: async () => { await exit('SIGTERM') },
-    pause: () => { child?.kill('SIGSTOP') },
-    resume: () => { child?.kill('SIGCONT') },
-    kill: async () => { await exit('SIGKILL') },
-    restart: async () => {
-      await exit('SIGTERM')
-      await start()
-    }
+    stop: async () => { await proc.exit('SIGTERM') },
+    pause: proc.pause,
+    resume: proc.resume,
+    kill: async () => { await proc.exit('SIGKILL') },
+    restart: proc.restart
   }
   t.teardown(async () => {
-    await exit('SIGKILL')
+    await proc.remove()
     for (const client of clients) client.disconnect()
-    await rm(dir, { recursive: true, force: true })
   })
   return server
 }
