@@ -2,19 +2,12 @@
  * When the session cookie is set, refreshed or deleted, and with which
  * attributes (DESIGN.md section 4, rules 1, 2, 3, 5 and 6).
  */
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import typedSession from '../lib/index.js'
-import { build, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
 
 const NOW = 1_700_000_000
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
-}
 
 /** The attributes of a Set-Cookie header, lower-cased, without the name and value. */
 function attributes (header: string): string[] {

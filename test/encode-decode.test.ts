@@ -2,19 +2,12 @@
  * `app.sessions.encode()` and `app.sessions.decode()`: sessions outside a
  * request, for tests and WebSocket upgrades.
  */
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { signedCodec } from '../lib/codecs/signed.js'
-import { build, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, OTHER_SECRET, SECRET, setCookies } from './helpers/build.js'
 
 const NOW = 1_700_000_000
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
-}
 
 function routes (app: FastifyInstance): void {
   app.get('/login', async (request) => {

@@ -4,21 +4,14 @@
  * most 60 s in the future, and `absoluteTimeout` bounds the age of the
  * session however often it is refreshed.
  */
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { signedCodec } from '../lib/codecs/signed.js'
-import { build, freezeClock, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, SECRET, setCookies } from './helpers/build.js'
 
 const NOW = 1_700_000_000
 
 type Log = Record<string, unknown>
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
-}
 
 function routes (app: FastifyInstance): void {
   app.get('/login', async (request) => {

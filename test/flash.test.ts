@@ -3,16 +3,8 @@
  * the session under `_flashes`, and `request.getFlashedMessages()` returns
  * and consumes them, as Flask does.
  */
-import type { LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { build, sessionCookie, setCookies } from './helpers/build.js'
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
-}
+import { build, carry, setCookies } from './helpers/build.js'
 
 type App = Awaited<ReturnType<typeof build>>
 

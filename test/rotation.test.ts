@@ -2,22 +2,15 @@
  * Key rotation: the first key signs, every key verifies, and a cookie
  * verified with an old key is re-issued with the first one.
  */
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import type { TypedSessionOptions } from '../lib/index.js'
-import { build, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, OTHER_SECRET, SECRET, setCookies } from './helpers/build.js'
 
 const NEW = SECRET
 const OLD = OTHER_SECRET
 const OLDER = 'an even older secret of 32 bytes'
 const UNRELATED = 'an unrelated secret, 32 bytes ok'
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
-}
 
 function routes (app: FastifyInstance): void {
   app.get('/login', async (request) => {

@@ -3,17 +3,10 @@
  * sets the cookie, `'readonly'` reads it but never sets it, and any other
  * value is refused when the app starts.
  */
-import Fastify, { type LightMyRequestResponse } from 'fastify'
+import Fastify from 'fastify'
 import t from 'tap'
 import typedSession from '../lib/index.js'
-import { build, freezeClock, SECRET, sessionCookie, setCookies } from './helpers/build.js'
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
-}
+import { build, carry, freezeClock, SECRET, setCookies } from './helpers/build.js'
 
 type App = Awaited<ReturnType<typeof build>>
 

@@ -6,18 +6,11 @@ import fastifyCookie from '@fastify/cookie'
 import Fastify, { type LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import typedSession from '../lib/index.js'
-import { build, freezeClock, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, SECRET, setCookies } from './helpers/build.js'
 
 /** The JSON body of a response. */
 function json (res: LightMyRequestResponse): Record<string, unknown> {
   return res.json<Record<string, unknown>>()
-}
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
 }
 
 t.test('get returns the value, undefined for a missing key, and the fallback when one is given', async (t) => {

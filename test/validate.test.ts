@@ -3,17 +3,10 @@
  * new one, and a `false` answer turns the session into an empty new one
  * whose cookie is deleted (revocation of cookie sessions).
  */
-import type { FastifyInstance, FastifyRequest, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import t from 'tap'
 import type { Session } from '../lib/index.js'
-import { build, freezeClock, sessionCookie, setCookies } from './helpers/build.js'
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
-}
+import { build, carry, freezeClock, setCookies } from './helpers/build.js'
 
 /** Login (optionally permanent), read, untouched and config-scoped routes. */
 function routes (app: FastifyInstance): void {

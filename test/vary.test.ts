@@ -5,14 +5,7 @@
  */
 import type { LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { build, freezeClock, sessionCookie, setCookies } from './helpers/build.js'
-
-/** A cookie header that carries the session cookie a response set. */
-function carry (res: LightMyRequestResponse): { session: string } {
-  const value = sessionCookie(res)
-  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
-  return { session: value }
-}
+import { build, carry, freezeClock, setCookies } from './helpers/build.js'
 
 /** The Vary header of a response, which must be a single header. */
 function vary (res: LightMyRequestResponse): string | undefined {

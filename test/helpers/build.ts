@@ -70,3 +70,10 @@ export function freezeClock (seconds: number): { set: (s: number) => void, resto
   clock.now = () => now
   return { set: (s) => { now = s }, restore: () => { clock.now = original } }
 }
+
+/** The cookies a browser would send next: the session cookie a response set. Throws when it set none. */
+export function carry (res: LightMyRequestResponse): { session: string } {
+  const value = sessionCookie(res)
+  if (value === undefined || value === '') throw new Error(`expected a session cookie, got ${JSON.stringify(setCookies(res))}`)
+  return { session: value }
+}
