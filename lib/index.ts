@@ -15,7 +15,7 @@ import { flaskCodec } from './codecs/flask.js'
 import { signedCodec } from './codecs/signed.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from './errors.js'
 import { flash, getFlashedMessages } from './flash.js'
-import { CookieInterface, CookieWriter } from './interface.js'
+import { CookieInterface, CookieWriter, runValidate, type Validate } from './interface.js'
 import { StoreInterface } from './store-interface.js'
 import { normalizeOptions, type TypedSessionOptions } from './options.js'
 import { Session, stateOf, type SessionData, type SessionMode, type SessionState } from './session.js'
@@ -114,8 +114,8 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
   })
 
   const mode: ModeOf = (request) => modeOf(request)
-  if (policy instanceof CookieInterface) cookieHooks(fastify, policy, mode, options.validate !== undefined)
-  else storeHooks(fastify, policy, mode, options.validate !== undefined)
+  if (policy instanceof CookieInterface) cookieHooks(fastify, policy, mode, options.validate)
+  else storeHooks(fastify, policy, mode, options.validate)
 }
 
 /** The session of a request whose onSend has not saved it yet, marking it saved. */
@@ -130,8 +130,8 @@ function unsaved (request: FastifyRequest): SessionState | undefined {
 }
 
 /** Cookie mode: synchronous hooks, so that a request pays no promise for its session. */
-function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf: ModeOf, validate: boolean): void {
-  if (!validate) {
+function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf: ModeOf, validate: Validate | undefined): void {
+  if (validate === undefined) {
     fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
       request.session = policy.open(request, modeOf(request))
       done()
@@ -139,7 +139,7 @@ function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf:
   } else {
     fastify.addHook('onRequest', async (request: FastifyRequest) => {
       request.session = policy.open(request, modeOf(request))
-      await policy.validate(request, request.session)
+      await runValidate(validate, request, request.session)
     })
   }
   fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
@@ -157,10 +157,10 @@ function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf:
 }
 
 /** Store mode: the record is loaded before the handler runs, and saved before the response is sent. */
-function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: ModeOf, validate: boolean): void {
+function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: ModeOf, validate: Validate | undefined): void {
   fastify.addHook('onRequest', async (request: FastifyRequest) => {
     request.session = await policy.open(request, modeOf(request))
-    if (validate) await policy.validate(request, request.session)
+    if (validate !== undefined) await runValidate(validate, request, request.session)
   })
   fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
     const s = unsaved(request)

@@ -73,6 +73,22 @@ export function requestCookie (request: FastifyRequest, name: string): string | 
   return cookie === '' ? undefined : cookie
 }
 
+/** The `validate` option's function. */
+export type Validate = NonNullable<ResolvedOptions['validate']>
+
+/**
+ * Runs `validate` on the request's session when it is a valid one (in
+ * cookie mode this loads it); a `false` answer turns it into an empty new
+ * session whose cookie (and record) the save then deletes.
+ */
+export async function runValidate (validate: Validate, request: FastifyRequest, session: Session): Promise<void> {
+  const s = stateOf(session)
+  if (s.cookie === undefined || loadState(s).isNew) return
+  if ((await validate(session, request)) !== false) return
+  Object.assign(s, newState(s.mode, s.cookie, s.serialize, s.log), { cleared: true, accessed: s.accessed })
+  request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
+}
+
 /** An empty new session's state. */
 export function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize'], log: FastifyBaseLogger): SessionState {
   return {
@@ -168,18 +184,6 @@ export class CookieInterface {
       s.load = this.#loader
     }
     return new Session(s)
-  }
-
-  /** Runs `validate` on a loaded session; a `false` answer empties it. */
-  async validate (request: FastifyRequest, session: Session): Promise<void> {
-    const s = stateOf(session)
-    if (s.cookie === undefined || loadState(s).isNew) return
-    const valid = await (this.#options.validate as NonNullable<ResolvedOptions['validate']>)(session, request)
-    if (valid === false) {
-      const cookie = s.cookie
-      Object.assign(s, newState(s.mode, cookie, s.serialize, s.log), { cleared: true, accessed: s.accessed })
-      request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
-    }
   }
 
   /** Sets, refreshes or deletes the cookie, and adds Vary, as the policy says. */

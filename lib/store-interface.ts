@@ -20,7 +20,7 @@ import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
 import { addVaryCookie, newState, requestCookie, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
 import { asFlashes, checkKey, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
-import { Session, stateOf, type SessionMode, type SessionState } from './session.js'
+import { Session, type SessionMode, type SessionState } from './session.js'
 import type { SessionStore, StoreRecord } from './stores/types.js'
 
 const PERMANENT_FIELD = '_permanent'
@@ -117,17 +117,6 @@ export class StoreInterface {
       if (reason !== undefined) request.log.debug({ reason }, `session cookie rejected: ${reason}`)
     }
     return new Session(s)
-  }
-
-  /** Runs `validate` on a loaded session; a `false` answer empties it. */
-  async validate (request: FastifyRequest, session: Session): Promise<void> {
-    const s = stateOf(session)
-    if (s.isNew) return
-    const valid = await (this.#options.validate as NonNullable<ResolvedOptions['validate']>)(session, request)
-    if (valid === false) {
-      Object.assign(s, newState(s.mode, s.cookie, s.serialize, s.log), { cleared: true, accessed: s.accessed })
-      request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
-    }
   }
 
   /** The record fields of a session's content. */
