@@ -11,7 +11,9 @@
  * any window is invalid.
  *
  * Flags: --rounds 3, --duration 5 (seconds per window), --connections 10,
- * --warmup 1 (seconds per route per variant), --variants a,b (default all),
+ * --warmup 5 (seconds per route per variant: on a busy 2-core machine V8
+ * keeps optimizing a server's hot code for several seconds of load, and a
+ * window measured before that is not steady state), --variants a,b (default all),
  * --routes read,write,untouched, --out bench/results/latest.md,
  * --json bench/results/latest.json, --profile (servers write CPU profiles
  * to bench/results/profiles/VARIANT.DATE.cpuprofile; read them with
@@ -35,7 +37,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '5' },
     variants: { type: 'string' },
     routes: { type: 'string', default: ROUTES.join(',') },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.md') },
