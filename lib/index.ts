@@ -158,10 +158,26 @@ function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf:
 
 /** Store mode: the record is loaded before the handler runs, and saved before the response is sent. */
 function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: ModeOf, validate: Validate | undefined): void {
-  fastify.addHook('onRequest', async (request: FastifyRequest) => {
-    request.session = await policy.open(request, modeOf(request))
-    if (validate !== undefined) await runValidate(validate, request, request.session)
-  })
+  if (validate === undefined) {
+    // A callback hook: a request whose cookie is rejected before the store is asked pays no promise.
+    fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+      const opened = policy.open(request, modeOf(request))
+      if (opened instanceof Session) {
+        request.session = opened
+        done()
+      } else {
+        opened.then((session) => {
+          request.session = session
+          done()
+        }, done)
+      }
+    })
+  } else {
+    fastify.addHook('onRequest', async (request: FastifyRequest) => {
+      request.session = await policy.open(request, modeOf(request))
+      await runValidate(validate, request, request.session)
+    })
+  }
   fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
     const s = unsaved(request)
     const pending = s === undefined ? undefined : policy.save(request, reply, s)

@@ -22,8 +22,16 @@ export { clock }
 
 /** How far in the future a signature may be dated (clock skew between servers). */
 const MAX_SKEW = 60
-/** Verified cookie values kept, so that a returning cookie skips the MAC. */
+/** Verified cookie values that clients brought, kept so that a returning cookie skips the MAC. */
 const CACHE_SIZE = 10000
+/**
+ * Cookie values this process sealed, kept apart so that a client that
+ * writes on every request (each cookie coming back once, then replaced)
+ * does not churn the verified cache: its entries die young, in a small
+ * cache, instead of filling a large one with entries the GC must promote
+ * and then collect from the old generation.
+ */
+const SEALED_SIZE = 1024
 const EXPIRED = '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
 
 /** Adds `Cookie` to the Vary header once, keeping what is there. */
@@ -85,7 +93,8 @@ export async function runValidate (validate: Validate, request: FastifyRequest, 
   const s = stateOf(session)
   if (s.cookie === undefined || loadState(s).isNew) return
   if ((await validate(session, request)) !== false) return
-  Object.assign(s, newState(s.mode, s.cookie, s.serialize, s.log), { cleared: true, accessed: s.accessed })
+  // The record stays known, so that the save deletes it.
+  Object.assign(s, newState(s.mode, s.cookie, s.serialize, s.log), { cleared: true, accessed: s.accessed, record: s.record })
   request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
 }
 
@@ -109,7 +118,8 @@ export function newState (mode: SessionMode, cookie: string | undefined, seriali
     regenerate: false,
     renew: false,
     flashesRead: undefined,
-    saved: false
+    saved: false,
+    record: undefined
   }
 }
 
@@ -118,6 +128,7 @@ export class CookieInterface {
   readonly #options: ResolvedOptions
   readonly #codec: CookieCodec
   readonly #cache = new LRUCache<string, Envelope>({ max: CACHE_SIZE })
+  readonly #sealed = new LRUCache<string, Envelope>({ max: SEALED_SIZE })
   readonly #writer: CookieWriter
 
   constructor (options: ResolvedOptions, codec: CookieCodec, writer: CookieWriter) {
@@ -128,7 +139,7 @@ export class CookieInterface {
 
   /** Checks a cookie value: its signature (or a cache hit) and its times. */
   verify (value: string): Envelope | string {
-    let envelope = this.#cache.get(value)
+    let envelope = this.#sealed.get(value) ?? this.#cache.get(value)
     if (envelope === undefined) {
       const opened = this.#codec.open(value)
       if (typeof opened === 'string') return opened
@@ -224,7 +235,7 @@ export class CookieInterface {
       const value = this.#codec.seal(body, s.permanent, created, now)
       this.#writer.set(request, reply, value, s.permanent, now, s.content)
       // A value we just sealed is verified by construction: its next request skips the MAC.
-      this.#cache.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0 })
+      this.#sealed.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0 })
     }
     addVaryCookie(reply)
   }

@@ -55,6 +55,8 @@ export interface SessionState {
   flashesRead: Flash[] | undefined
   /** The session was saved (or its save failed): later onSend calls skip it. */
   saved: boolean
+  /** Store mode: the id and fields of the record the session was loaded from. */
+  record: { id: string, fields: Readonly<Record<string, string>> } | undefined
 }
 
 type Key<T> = keyof T & string

@@ -35,8 +35,6 @@ export class StoreInterface {
   readonly #writer: CookieWriter
   /** Verified cookie values, so that a returning cookie skips the MAC. */
   readonly #verified = new LRUCache<string, { id: string, keyIndex: number }>({ max: CACHE_SIZE })
-  /** The loaded record of each open session. */
-  readonly #records = new WeakMap<SessionState, { id: string, fields: StoreRecord }>()
 
   constructor (options: ResolvedOptions, store: SessionStore, writer: CookieWriter) {
     this.#options = options
@@ -45,16 +43,20 @@ export class StoreInterface {
     this.#writer = writer
   }
 
+  /** The error of a failed store call. */
+  #unavailable (what: string, err: unknown): Error {
+    return new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
+  }
+
   /** Calls the store, turning any failure (a rejection, or a throw) into `FST_ERR_SESSION_STORE_UNAVAILABLE`. */
   #call<R> (what: string, fn: () => Promise<R>): Promise<R> {
-    const unavailable = (err: unknown): never => {
-      throw new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
-    }
+    let pending: Promise<R>
     try {
-      return fn().catch(unavailable)
+      pending = fn()
     } catch (err) {
-      return Promise.reject(err).catch(unavailable)
+      pending = Promise.reject(err)
     }
+    return pending.then(undefined, (err: unknown): never => { throw this.#unavailable(what, err) })
   }
 
   #ttl (created: number, now: number): number {
@@ -72,51 +74,74 @@ export class StoreInterface {
     return verified
   }
 
-  /** Loads a record into a state; returns the reason when there is no valid session. */
-  async #load (s: SessionState, cookie: string): Promise<string | undefined> {
+  /**
+   * Loads a record into a state. Returns the reason when there is no valid
+   * session, or a promise of it when the store has to be asked (always,
+   * unless the cookie is rejected before that).
+   */
+  #load (s: SessionState, cookie: string): string | Promise<string | undefined> {
     const verified = this.#verify(cookie)
     if (typeof verified === 'string') return verified
-    const fields = await this.#call('get', () => this.#store.get(verified.id))
+    let pending: Promise<StoreRecord | null>
+    try {
+      pending = this.#store.get(verified.id)
+    } catch (err) {
+      pending = Promise.reject(err)
+    }
+    // One reaction for both outcomes, rather than #call's and then another.
+    return pending.then((fields) => this.#fill(s, verified, fields), (err: unknown): never => { throw this.#unavailable('get', err) })
+  }
+
+  /** Fills a state from the record the store returned. */
+  #fill (s: SessionState, verified: { id: string, keyIndex: number }, fields: StoreRecord | null): string | undefined {
     if (fields === null) return 'there is no record for the id (it expired or was deleted)'
     const data = new Map<string, unknown>()
     const content: SessionContent = { data, flashes: [] }
     let created = 0
+    let permanent = false
     try {
       for (const field of Object.keys(fields)) {
         const text = fields[field] as string
         if (field === FLASHES_KEY) content.flashes = asFlashes(JSON.parse(text))
-        else if (field === PERMANENT_FIELD) s.permanent = text === 'true'
+        else if (field === PERMANENT_FIELD) permanent = text === 'true'
         else if (field === CREATED_FIELD) created = Number(text)
         else data.set(field, parse(text))
       }
     } catch (err) {
-      s.permanent = false
       return `the record cannot be decoded (${(err as Error).message})`
     }
     const { absoluteTimeout } = this.#options
     if (absoluteTimeout > 0 && clock.now() - created > absoluteTimeout) {
-      s.permanent = false
       return `the session is older than absoluteTimeout (${absoluteTimeout} s)`
     }
     s.content = content
     s.baseline = stringifyContent(content)
     s.isNew = false
+    s.permanent = permanent
     s.created = created
     s.renew = verified.keyIndex > 0
-    this.#records.set(s, { id: verified.id, fields })
+    s.record = { id: verified.id, fields }
     return undefined
   }
 
-  /** Opens the request's session, loading its record from the store. */
-  async open (request: FastifyRequest, mode: SessionMode): Promise<Session> {
+  /**
+   * Opens the request's session, loading its record from the store: a
+   * promise when the store is asked, the session itself otherwise.
+   */
+  open (request: FastifyRequest, mode: SessionMode): Session | Promise<Session> {
     const s = newState(mode, undefined, stringifyContent, request.log)
     const cookie = mode === 'off' ? undefined : requestCookie(request, this.#options.cookieName)
-    if (cookie !== undefined) {
-      s.cookie = cookie
-      const reason = await this.#load(s, cookie)
-      if (reason !== undefined) request.log.debug({ reason }, `session cookie rejected: ${reason}`)
+    if (cookie === undefined) return new Session(s)
+    s.cookie = cookie
+    const loaded = this.#load(s, cookie)
+    if (typeof loaded === 'string') {
+      request.log.debug({ reason: loaded }, `session cookie rejected: ${loaded}`)
+      return new Session(s)
     }
-    return new Session(s)
+    return loaded.then((reason) => {
+      if (reason !== undefined) request.log.debug({ reason }, `session cookie rejected: ${reason}`)
+      return new Session(s)
+    })
   }
 
   /** The record fields of a session's content. */
@@ -143,7 +168,7 @@ export class StoreInterface {
       if (s.accessed) addVaryCookie(reply)
       return
     }
-    const loaded = this.#records.get(s)
+    const loaded = s.record
     const refresh = s.permanent && this.#options.refreshEachRequest
     // An untouched session needs the store only to refresh a permanent one,
     // or to delete one that validate rejected.
@@ -155,7 +180,7 @@ export class StoreInterface {
   }
 
   async #write (request: FastifyRequest, reply: FastifyReply, s: SessionState,
-    loaded: { id: string, fields: StoreRecord } | undefined, changed: boolean, refresh: boolean): Promise<void> {
+    loaded: SessionState['record'], changed: boolean, refresh: boolean): Promise<void> {
     const now = clock.now()
     const store = this.#store
 

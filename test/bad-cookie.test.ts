@@ -3,11 +3,12 @@
  * empty new session, exactly one debug line saying why, nothing logged at
  * warn or above, and the app keeps serving.
  */
-import { createHmac, hkdfSync } from 'node:crypto'
+import { hkdfSync } from 'node:crypto'
 import { deflateRawSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { build, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+import { blake2b } from './helpers/mac.js'
 
 const NOW = 1_700_000_000
 const MAX_AGE = 3600
@@ -19,7 +20,7 @@ const KEY = Buffer.from(hkdfSync('sha256', Buffer.from(SECRET), Buffer.alloc(0),
 /** Signs a cookie value by hand: HEAD.PAYLOAD.CREATED.ISSUED.SIG. */
 function sign (head: string, payload: string, created = NOW, issued = NOW): string {
   const signed = `${head}.${payload}.${created.toString(36)}.${issued.toString(36)}`
-  return `${signed}.${createHmac('sha256', KEY).update(signed).digest('base64url')}`
+  return `${signed}.${blake2b(KEY, signed)}`
 }
 
 /** Signs a hand-written session body, uncompressed. */
@@ -124,7 +125,7 @@ t.test('a cookie that is not base64url is rejected', async (t) => {
   await t.test('a payload with characters outside base64url', (t) =>
     rejects(t, app, `session=${withPart(good, 1, (p) => `${p.slice(0, 2)}+/=${p.slice(5)}`)}`, /signature does not match/))
   await t.test('a signature with characters outside base64url', (t) =>
-    rejects(t, app, `session=${withPart(good, 4, (s) => `${s.slice(0, 40)}+/=`)}`, /signature does not match/))
+    rejects(t, app, `session=${withPart(good, 4, (s) => `${s.slice(0, 40)}+/=`)}`, /malformed/))
   await t.test('a signature of 43 characters but more than 43 bytes', (t) =>
     rejects(t, app, `session=${withPart(good, 4, (s) => `${s.slice(0, 42)}\u00e9`)}`, /malformed/))
   await t.test('a base-36 time with a capital letter', (t) =>

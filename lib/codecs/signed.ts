@@ -6,13 +6,14 @@
  *   PAYLOAD = b64url(body)  |  b64url(deflateRaw(body))
  *   CREATED = base36(Unix seconds the session was created)
  *   ISSUED  = base36(Unix seconds this value was signed)
- *   SIG     = b64url(HMAC-SHA256(K, HEAD "." PAYLOAD "." CREATED "." ISSUED))
+ *   SIG     = b64url(BLAKE2b-256(key = K, HEAD "." PAYLOAD "." CREATED "." ISSUED))
  *   K       = HKDF-SHA256(secret, info = "fastify-typed-session signed v1"), one per secret
  *
  * Every part is covered by SIG, so the permanent flag in HEAD can be read
  * before verifying (it only decides whether verifying is needed at all).
  */
-import { hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hkdfSync, randomBytes } from 'node:crypto'
+import sodium from 'sodium-native'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { parseContent, stringifyContent } from '../serialize.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
@@ -20,6 +21,7 @@ import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 const INFO = 'fastify-typed-session signed v1'
 const HEADS = new Set(['1', '1p', '1z', '1pz'])
 const SECONDS = /^[1-9a-z][0-9a-z]{0,8}$/
+const SIG = /^[A-Za-z0-9_-]{43}$/
 /** Bodies shorter than this are never worth deflating. */
 const COMPRESS_FROM = 128
 /** The most a deflated payload may inflate to. */
@@ -30,36 +32,49 @@ export function deriveKeys (secrets: readonly Buffer[], info: string): Buffer[] 
   return secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32)))
 }
 
-/** An HMAC-SHA256 function of one key, returning base64url. */
-export type Mac = (text: string) => string
+/** A MAC under one key: `sign` returns the tag as base64url, `verify` checks one in constant time. */
+export interface Mac {
+  sign (text: string): string
+  verify (text: string, tag: string): boolean
+}
+
+/** A canonical base64url MAC tag: 43 characters for 32 bytes, the last one with its 2 unused bits zero. */
+const TAG = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
 
 /**
- * HMAC-SHA256 (RFC 2104) of one key of at most 64 bytes (one block):
- * H((K ^ opad) || H((K ^ ipad) || m)),
- * with the padded keys computed once. Two one-shot `crypto.hash` calls
- * measured 1.7 µs against 3.2 µs for `createHmac`, whose per-call object
- * dominates for messages this short. Tests compare it with `createHmac`.
+ * Keyed BLAKE2b-256 (libsodium's `crypto_generichash` with a 32-byte key):
+ * a PRF and MAC by design, with no HMAC construction around it. Measured
+ * on this project's machine for a 46-byte message, base64url included:
+ * 0.9 µs, against 1.8 µs for HMAC-SHA256 from two one-shot `crypto.hash`
+ * calls, 1.9 µs for `createHmac('sha256')` and 1.8 µs for libsodium's
+ * `crypto_auth` (HMAC-SHA-512-256): at these sizes the cost is the calls
+ * into C++, and this is one call. Tests compare tags with Python's
+ * `hashlib.blake2b`, an independent implementation.
  */
-export function hmacSha256 (key: Buffer): Mac {
-  const ipad = Buffer.alloc(64, 0x36)
-  // The outer message is always opad || 32-byte inner digest: one buffer, reused.
-  const outer = Buffer.alloc(96, 0x5c)
-  for (let i = 0; i < key.length; i++) {
-    ipad[i] = (ipad[i] as number) ^ (key[i] as number)
-    outer[i] = (outer[i] as number) ^ (key[i] as number)
+export function blake2bMac (key: Buffer): Mac {
+  // Scratch buffers, reused: the functions run synchronously to the end,
+  // so no call sees another's bytes.
+  let input = Buffer.alloc(1024)
+  const tag = Buffer.alloc(32)
+  const given = Buffer.alloc(32)
+  const digest = (text: string): void => {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (text.length * 3 > input.length) input = Buffer.alloc(text.length * 6)
+    sodium.crypto_generichash(tag, input.subarray(0, input.write(text)), key)
   }
-  // Reused for every message that fits; the functions run synchronously, so no call sees another's bytes.
-  let inner = Buffer.alloc(64 + 1024)
-  ipad.copy(inner, 0)
-  return (text) => {
-    const length = 64 + Buffer.byteLength(text)
-    if (length > inner.length) {
-      inner = Buffer.alloc(length * 2)
-      ipad.copy(inner, 0)
+  return {
+    sign (text) {
+      digest(text)
+      return tag.toString('base64url')
+    },
+    verify (text, value) {
+      // Only the canonical text of a tag is accepted, so a tag whose unused
+      // bits or alphabet ('+' for '-') were changed is refused.
+      if (!TAG.test(value)) return false
+      given.write(value, 'base64url')
+      digest(text)
+      return sodium.sodium_memcmp(tag, given)
     }
-    inner.write(text, 64)
-    outer.set(hash('sha256', inner.subarray(0, length), 'buffer'), 64)
-    return hash('sha256', outer, 'base64url')
   }
 }
 
@@ -69,8 +84,8 @@ function readSeconds (text: string): number | undefined {
 
 /** Builds the signed codec for the given secrets (the first one signs). */
 export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
-  const macs = deriveKeys(secrets, INFO).map(hmacSha256)
-  const sign = macs[0] as Mac
+  const macs = deriveKeys(secrets, INFO).map(blake2bMac)
+  const signer = macs[0] as Mac
 
   return {
     stringify: stringifyContent,
@@ -87,7 +102,7 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
         }
       }
       const signed = `${head}.${payload}.${created.toString(36)}.${issued.toString(36)}`
-      return `${signed}.${sign(signed)}`
+      return `${signed}.${signer.sign(signed)}`
     },
 
     open (value): Envelope | string {
@@ -97,17 +112,13 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
       const [head, payload, createdText, issuedText, sig] = parts as [string, string, string, string, string]
       const created = readSeconds(createdText)
       const issued = readSeconds(issuedText)
-      if (!HEADS.has(head) || created === undefined || issued === undefined || sig.length !== 43) {
+      if (!HEADS.has(head) || created === undefined || issued === undefined || !SIG.test(sig)) {
         return 'the value is malformed'
       }
       const signed = value.slice(0, value.length - 44)
-      const given = Buffer.from(sig)
-      if (given.length !== 43) return 'the value is malformed'
       let keyIndex = -1
       for (let i = 0; i < macs.length; i++) {
-        // Comparing the canonical base64url text also refuses a signature
-        // whose unused trailing bits were changed.
-        if (timingSafeEqual(Buffer.from((macs[i] as Mac)(signed)), given)) {
+        if ((macs[i] as Mac).verify(signed, sig)) {
           keyIndex = i
           break
         }
@@ -134,7 +145,7 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
  *
  *   value = ID "." SIG
  *   ID    = b64url(32 random bytes)                 256 bits, from crypto.randomBytes
- *   SIG   = b64url(HMAC-SHA256(K, ID))
+ *   SIG   = b64url(BLAKE2b-256(key = K, ID))
  *   K     = HKDF-SHA256(secret, info = "fastify-typed-session id v1"), one per secret
  */
 export interface SignedIds {
@@ -150,16 +161,16 @@ const ID = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/
 
 /** Builds the signer of store-mode session ids (the first secret signs). */
 export function signedIds (secrets: readonly Buffer[]): SignedIds {
-  const macs = deriveKeys(secrets, 'fastify-typed-session id v1').map(hmacSha256)
+  const macs = deriveKeys(secrets, 'fastify-typed-session id v1').map(blake2bMac)
   return {
     create: () => randomBytes(32).toString('base64url'),
-    sign: (id) => `${id}.${(macs[0] as Mac)(id)}`,
+    sign: (id) => `${id}.${(macs[0] as Mac).sign(id)}`,
     verify (value) {
       if (!ID.test(value)) return 'the value is malformed'
       const id = value.slice(0, 43)
-      const given = Buffer.from(value.slice(44))
+      const tag = value.slice(44)
       for (let i = 0; i < macs.length; i++) {
-        if (timingSafeEqual(Buffer.from((macs[i] as Mac)(id)), given)) return { id, keyIndex: i }
+        if ((macs[i] as Mac).verify(id, tag)) return { id, keyIndex: i }
       }
       return 'the signature does not match any key'
     }

@@ -22,7 +22,7 @@ export interface MemoryStoreOptions extends UserIndexOptions {
 
 /** A bounded in-process session store, for one process. */
 export class MemoryStore implements SessionStore {
-  readonly #records: LRUCache<string, Map<string, string>>
+  readonly #records: LRUCache<string, Readonly<StoreRecord>>
   readonly #userKey: string | undefined
   readonly #users = new Map<string, Set<string>>()
 
@@ -44,35 +44,37 @@ export class MemoryStore implements SessionStore {
     })
   }
 
-  #index (id: string, record: Map<string, string>): void {
+  #index (id: string, record: Readonly<StoreRecord>): void {
     if (this.#userKey === undefined) return
-    const user = userOf(record.get(this.#userKey))
+    const user = userOf(record[this.#userKey])
     if (user === undefined) return
     let ids = this.#users.get(user)
     if (ids === undefined) this.#users.set(user, ids = new Set())
     ids.add(id)
   }
 
-  #unindex (id: string, record: Map<string, string>): void {
+  #unindex (id: string, record: Readonly<StoreRecord>): void {
     if (this.#userKey === undefined) return
-    const user = userOf(record.get(this.#userKey))
+    const user = userOf(record[this.#userKey])
     const ids = user === undefined ? undefined : this.#users.get(user)
     if (ids === undefined) return
     ids.delete(id)
     if (ids.size === 0) this.#users.delete(user as string)
   }
 
+  // Records are frozen objects without a prototype, replaced (never changed)
+  // by a write, so a read hands out the record itself instead of a copy.
   async get (id: string): Promise<StoreRecord | null> {
-    const record = this.#records.get(id)
-    return record === undefined ? null : Object.fromEntries(record)
+    return this.#records.get(id) ?? null
   }
 
   async set (id: string, change: StoreChange, ttl: number): Promise<void> {
     const current = this.#records.get(id)
     if (current === undefined && !change.create) return
-    const record = new Map(current)
-    for (const field of change.delete) record.delete(field)
-    for (const field of Object.keys(change.set)) record.set(field, change.set[field] as string)
+    const record = Object.assign(Object.create(null) as StoreRecord, current)
+    for (const field of change.delete) delete record[field]
+    Object.assign(record, change.set)
+    Object.freeze(record)
     // Replacing the entry runs dispose on the old one, which unindexes it.
     this.#records.set(id, record, { ttl: ttl * 1000 })
     this.#index(id, record)
@@ -89,7 +91,7 @@ export class MemoryStore implements SessionStore {
 
   async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
     if (!this.#records.delete(oldId)) return // deleted meanwhile: it stays deleted
-    const moved = new Map(Object.entries(record))
+    const moved = Object.freeze(Object.assign(Object.create(null) as StoreRecord, record))
     this.#records.set(newId, moved, { ttl: ttl * 1000 })
     this.#index(newId, moved)
   }

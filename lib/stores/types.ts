@@ -30,7 +30,11 @@ export interface StoreChange {
 
 /** A server-side session store. */
 export interface SessionStore {
-  /** Reads a record, or `null` when there is none (or it has expired). */
+  /**
+   * Reads a record, or `null` when there is none (or it has expired). The
+   * plugin never changes the object returned, so a store may hand out a
+   * record it keeps (frozen, as `MemoryStore` does) instead of a copy.
+   */
   get (id: string): Promise<StoreRecord | null>
   /**
    * Applies a change to a record and sets its time to live, in seconds.
