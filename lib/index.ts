@@ -180,7 +180,13 @@ function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: M
   }
   fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
     const s = unsaved(request)
-    const pending = s === undefined ? undefined : policy.save(request, reply, s)
+    let pending: Promise<void> | undefined
+    try {
+      pending = s === undefined ? undefined : policy.save(request, reply, s)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
     if (pending === undefined) done(null, payload)
     else pending.then(() => { done(null, payload) }, done)
   })

@@ -179,49 +179,68 @@ export class StoreInterface {
     return this.#write(request, reply, s, loaded, changed, refresh)
   }
 
-  async #write (request: FastifyRequest, reply: FastifyReply, s: SessionState,
-    loaded: SessionState['record'], changed: boolean, refresh: boolean): Promise<void> {
+  /**
+   * Writes the record and sets or deletes the cookie. Synchronous up to the
+   * store call, so a save costs one store promise and one reaction on it;
+   * `undefined` when neither the store nor the cookie needs to wait.
+   */
+  #write (request: FastifyRequest, reply: FastifyReply, s: SessionState,
+    loaded: SessionState['record'], changed: boolean, refresh: boolean): Promise<void> | undefined {
     const now = clock.now()
     const store = this.#store
+    const setCookie = (id: string): void => { this.#writer.set(request, reply, this.#ids.sign(id), s.permanent, now, s.content) }
 
     if (s.content.data.size === 0 && s.content.flashes.length === 0) {
       if (!(changed || s.cleared) || s.cookie === undefined) return
-      if (loaded !== undefined) await this.#call('destroy', () => store.destroy(loaded.id))
-      this.#writer.delete(request, reply)
-      return
+      if (loaded === undefined) {
+        this.#writer.delete(request, reply)
+        return
+      }
+      return this.#call('destroy', () => store.destroy(loaded.id)).then(() => { this.#writer.delete(request, reply) })
     }
 
-    let id: string
     if (loaded === undefined || s.regenerate) {
       // A new session, or a new identity (regenerate), starts its absolute timeout now.
-      const created = now
-      const fields = this.#fields(s.content, s.permanent, created)
-      id = this.#ids.create()
-      const ttl = this.#ttl(created, now)
-      if (loaded === undefined) await this.#call('set', () => store.set(id, { set: fields, delete: [], create: true }, ttl))
-      else await this.#call('rename', () => store.rename(loaded.id, id, fields, ttl))
-    } else {
-      id = loaded.id
-      const ttl = this.#ttl(s.created, now)
-      if (changed) {
-        const fields = this.#fields(s.content, s.permanent, s.created)
-        const set: StoreRecord = {}
-        for (const field of Object.keys(fields)) {
-          if (fields[field] !== loaded.fields[field]) set[field] = fields[field] as string
-        }
-        const removed = Object.keys(loaded.fields).filter((field) => !Object.hasOwn(fields, field))
-        if (Object.keys(set).length > 0 || removed.length > 0) {
-          await this.#call('set', () => store.set(id, { set, delete: removed, create: false }, ttl))
-        } else if (refresh) {
-          await this.#call('touch', () => store.touch(id, ttl))
-        }
-        const permanentChanged = (fields[PERMANENT_FIELD] === 'true') !== (loaded.fields[PERMANENT_FIELD] === 'true')
-        if (!(permanentChanged || refresh || s.renew)) return
-      } else if (refresh) {
-        await this.#call('touch', () => store.touch(id, ttl))
-      } // else an old key's cookie only needs re-signing (save() returned early otherwise)
+      const fields = this.#fields(s.content, s.permanent, now)
+      const id = this.#ids.create()
+      const ttl = this.#ttl(now, now)
+      const pending = loaded === undefined
+        ? this.#call('set', () => store.set(id, { set: fields, delete: [], create: true }, ttl))
+        : this.#call('rename', () => store.rename(loaded.id, id, fields, ttl))
+      return pending.then(() => { setCookie(id) })
     }
-    this.#writer.set(request, reply, this.#ids.sign(id), s.permanent, now, s.content)
+
+    const id = loaded.id
+    const ttl = this.#ttl(s.created, now)
+    let pending: Promise<void> | undefined
+    // The cookie changes with a refresh, an old key, or a change of permanent.
+    let cookie = refresh || s.renew
+    if (changed) {
+      const fields = this.#fields(s.content, s.permanent, s.created)
+      const set: StoreRecord = {}
+      let count = 0
+      for (const field of Object.keys(fields)) {
+        if (fields[field] !== loaded.fields[field]) {
+          set[field] = fields[field] as string
+          count++
+        }
+      }
+      const removed = Object.keys(loaded.fields).filter((field) => !Object.hasOwn(fields, field))
+      if (count > 0 || removed.length > 0) {
+        pending = this.#call('set', () => store.set(id, { set, delete: removed, create: false }, ttl))
+      } else if (refresh) {
+        pending = this.#call('touch', () => store.touch(id, ttl))
+      }
+      if ((fields[PERMANENT_FIELD] === 'true') !== (loaded.fields[PERMANENT_FIELD] === 'true')) cookie = true
+    } else if (refresh) {
+      pending = this.#call('touch', () => store.touch(id, ttl))
+    } // else an old key's cookie only needs re-signing (save() returned early otherwise)
+    if (!cookie) return pending
+    if (pending === undefined) {
+      setCookie(id)
+      return
+    }
+    return pending.then(() => { setCookie(id) })
   }
 
   /** `app.sessions.encode`: creates a record and returns its signed id. */
