@@ -129,15 +129,6 @@ t.test('destroyUser counts only the sessions that had not expired', async (t) =>
   t.equal(store.size, 0)
 })
 
-t.test('the user field is the record\'s own: a userKey named like an inherited property indexes only records that have it', async (t) => {
-  const store = new MemoryStore({ userKey: 'toString' })
-  await store.set('plain', create({ username: '"ada"' }), 100)
-  await store.set('named', create({ toString: '"ada"' }), 100)
-  t.equal(await store.destroyUser(String(Object.prototype.toString)), 0, 'the inherited toString is not a user')
-  t.equal(await store.destroyUser('ada'), 1, 'the record with its own field is indexed')
-  t.same(await store.get('plain'), { username: '"ada"' }, 'the other record stays')
-})
-
 t.test('without userKey, destroyUser rejects with a coded error and deletes nothing', async (t) => {
   const store = new MemoryStore()
   await store.set('a1', create({ username: '"ada"' }), 100)

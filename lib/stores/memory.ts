@@ -44,14 +44,9 @@ export class MemoryStore implements SessionStore {
     })
   }
 
-  /** The record's user field (its own property only: a plain object also inherits `toString` and the like). */
-  #userField (record: Readonly<StoreRecord>): string | undefined {
-    return Object.hasOwn(record, this.#userKey as string) ? record[this.#userKey as string] : undefined
-  }
-
   #index (id: string, record: Readonly<StoreRecord>): void {
     if (this.#userKey === undefined) return
-    const user = userOf(this.#userField(record))
+    const user = userOf(record[this.#userKey])
     if (user === undefined) return
     let ids = this.#users.get(user)
     if (ids === undefined) this.#users.set(user, ids = new Set())
@@ -60,7 +55,7 @@ export class MemoryStore implements SessionStore {
 
   #unindex (id: string, record: Readonly<StoreRecord>): void {
     if (this.#userKey === undefined) return
-    const user = userOf(this.#userField(record))
+    const user = userOf(record[this.#userKey])
     const ids = user === undefined ? undefined : this.#users.get(user)
     if (ids === undefined) return
     ids.delete(id)
