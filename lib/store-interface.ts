@@ -43,20 +43,21 @@ export class StoreInterface {
     this.#writer = writer
   }
 
-  /** The error of a failed store call. */
-  #unavailable (what: string, err: unknown): Error {
-    return new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
-  }
-
-  /** Calls the store, turning any failure (a rejection, or a throw) into `FST_ERR_SESSION_STORE_UNAVAILABLE`. */
-  #call<R> (what: string, fn: () => Promise<R>): Promise<R> {
+  /**
+   * Calls the store, turning any failure (a rejection, or a throw) into
+   * `FST_ERR_SESSION_STORE_UNAVAILABLE`; `then`, when given, handles the
+   * result in the same reaction.
+   */
+  #call<R, T = R> (what: string, fn: () => Promise<R>, then?: (value: R) => T): Promise<T> {
     let pending: Promise<R>
     try {
       pending = fn()
     } catch (err) {
       pending = Promise.reject(err)
     }
-    return pending.then(undefined, (err: unknown): never => { throw this.#unavailable(what, err) })
+    return pending.then(then, (err: unknown): never => {
+      throw new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
+    }) as Promise<T>
   }
 
   #ttl (created: number, now: number): number {
@@ -82,14 +83,7 @@ export class StoreInterface {
   #load (s: SessionState, cookie: string): string | Promise<string | undefined> {
     const verified = this.#verify(cookie)
     if (typeof verified === 'string') return verified
-    let pending: Promise<StoreRecord | null>
-    try {
-      pending = this.#store.get(verified.id)
-    } catch (err) {
-      pending = Promise.reject(err)
-    }
-    // One reaction for both outcomes, rather than #call's and then another.
-    return pending.then((fields) => this.#fill(s, verified, fields), (err: unknown): never => { throw this.#unavailable('get', err) })
+    return this.#call('get', () => this.#store.get(verified.id), (fields) => this.#fill(s, verified, fields))
   }
 
   /** Fills a state from the record the store returned. */
@@ -179,6 +173,11 @@ export class StoreInterface {
     return this.#write(request, reply, s, loaded, changed, refresh)
   }
 
+  /** Sets the cookie of a session's id. */
+  #setCookie (request: FastifyRequest, reply: FastifyReply, s: SessionState, id: string, now: number): void {
+    this.#writer.set(request, reply, this.#ids.sign(id), s.permanent, now, s.content)
+  }
+
   /**
    * Writes the record and sets or deletes the cookie. Synchronous up to the
    * store call, so a save costs one store promise and one reaction on it;
@@ -188,7 +187,6 @@ export class StoreInterface {
     loaded: SessionState['record'], changed: boolean, refresh: boolean): Promise<void> | undefined {
     const now = clock.now()
     const store = this.#store
-    const setCookie = (id: string): void => { this.#writer.set(request, reply, this.#ids.sign(id), s.permanent, now, s.content) }
 
     if (s.content.data.size === 0 && s.content.flashes.length === 0) {
       if (!(changed || s.cleared) || s.cookie === undefined) return
@@ -196,7 +194,7 @@ export class StoreInterface {
         this.#writer.delete(request, reply)
         return
       }
-      return this.#call('destroy', () => store.destroy(loaded.id)).then(() => { this.#writer.delete(request, reply) })
+      return this.#call('destroy', () => store.destroy(loaded.id), () => { this.#writer.delete(request, reply) })
     }
 
     if (loaded === undefined || s.regenerate) {
@@ -204,15 +202,16 @@ export class StoreInterface {
       const fields = this.#fields(s.content, s.permanent, now)
       const id = this.#ids.create()
       const ttl = this.#ttl(now, now)
-      const pending = loaded === undefined
-        ? this.#call('set', () => store.set(id, { set: fields, delete: [], create: true }, ttl))
-        : this.#call('rename', () => store.rename(loaded.id, id, fields, ttl))
-      return pending.then(() => { setCookie(id) })
+      const setCookie = (): void => { this.#setCookie(request, reply, s, id, now) }
+      return loaded === undefined
+        ? this.#call('set', () => store.set(id, { set: fields, delete: [], create: true }, ttl), setCookie)
+        : this.#call('rename', () => store.rename(loaded.id, id, fields, ttl), setCookie)
     }
 
     const id = loaded.id
     const ttl = this.#ttl(s.created, now)
-    let pending: Promise<void> | undefined
+    let what = 'touch'
+    let write = refresh ? (): Promise<void> => store.touch(id, ttl) : undefined
     // The cookie changes with a refresh, an old key, or a change of permanent.
     let cookie = refresh || s.renew
     if (changed) {
@@ -227,20 +226,17 @@ export class StoreInterface {
       }
       const removed = Object.keys(loaded.fields).filter((field) => !Object.hasOwn(fields, field))
       if (count > 0 || removed.length > 0) {
-        pending = this.#call('set', () => store.set(id, { set, delete: removed, create: false }, ttl))
-      } else if (refresh) {
-        pending = this.#call('touch', () => store.touch(id, ttl))
+        what = 'set'
+        write = () => store.set(id, { set, delete: removed, create: false }, ttl)
       }
       if ((fields[PERMANENT_FIELD] === 'true') !== (loaded.fields[PERMANENT_FIELD] === 'true')) cookie = true
-    } else if (refresh) {
-      pending = this.#call('touch', () => store.touch(id, ttl))
-    } // else an old key's cookie only needs re-signing (save() returned early otherwise)
-    if (!cookie) return pending
-    if (pending === undefined) {
-      setCookie(id)
+    } // else a refresh, or an old key's cookie that only needs re-signing (save() returned early otherwise)
+    const setCookie = cookie ? (): void => { this.#setCookie(request, reply, s, id, now) } : undefined
+    if (write === undefined) {
+      setCookie?.()
       return
     }
-    return pending.then(() => { setCookie(id) })
+    return this.#call(what, write, setCookie)
   }
 
   /** `app.sessions.encode`: creates a record and returns its signed id. */

@@ -193,8 +193,6 @@ export class RedisStore implements SessionStore {
   readonly #userKey: string | undefined
   /** On a Cluster, the user index is updated by separate commands. */
   readonly #cluster: boolean
-  /** There is a user index, and it is updated by separate commands (see `#reindex`). */
-  readonly #separateIndex: boolean
   /** Redis's clock minus `performance.now()`, in ms, estimated so that it errs early: it dates each write's deadline. */
   #offset: number | undefined
 
@@ -217,7 +215,6 @@ export class RedisStore implements SessionStore {
     this.#timeout = timeout
     this.#userKey = userKey
     this.#cluster = client.isCluster
-    this.#separateIndex = this.#cluster && userKey !== undefined
   }
 
   #key (id: string): string {
@@ -291,7 +288,7 @@ export class RedisStore implements SessionStore {
     for (const field of Object.keys(change.set)) args.push(field, change.set[field] as string)
     await this.#bounded(async (deadline) => {
       const reply = await this.#eval(deadline, SET, [this.#key(id)], ms, id, args)
-      if (reply[0] === 1 && this.#separateIndex) await this.#reindex(deadline, id, id, reply, ms)
+      if (reply[0] === 1) await this.#reindex(deadline, id, id, reply, ms)
     })
   }
 
