@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import typedSession from '../lib/index.js'
-import { build, carry, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, OTHER_SECRET, permanentLogin, SECRET, sessionCookie, setCookies } from './helpers/build.js'
 
 const NOW = 1_700_000_000
 
@@ -53,11 +53,7 @@ t.test('rule 2: a permanent session is re-issued on every response while refresh
   const clock = freezeClock(NOW)
   t.teardown(clock.restore)
   const app = await build({}, (app) => {
-    app.get('/login', async (request) => {
-      request.session.set('username', 'ada')
-      request.session.permanent = true
-      return 'ok'
-    })
+    app.get('/login', permanentLogin)
     app.get('/read', async (request) => request.session.get('username'))
     app.get('/untouched', async () => 'ok')
   })
@@ -77,11 +73,7 @@ t.test('rule 2: with refreshEachRequest off, an untouched or read permanent sess
   const clock = freezeClock(NOW)
   t.teardown(clock.restore)
   const app = await build({ refreshEachRequest: false }, (app) => {
-    app.get('/login', async (request) => {
-      request.session.set('username', 'ada')
-      request.session.permanent = true
-      return 'ok'
-    })
+    app.get('/login', permanentLogin)
     app.get('/read', async (request) => request.session.get('username'))
     app.get('/untouched', async () => 'ok')
     app.get('/bump', async (request) => { request.session.set('counter', 1); return 'ok' })
@@ -140,11 +132,7 @@ t.test('rule 3: the deletion cookie carries the Path, Domain, Secure, SameSite a
 
 t.test('rule 3: the deletion cookie of a permanent session with default attributes is expired and keeps them', async (t) => {
   const app = await build({}, (app) => {
-    app.get('/login', async (request) => {
-      request.session.set('username', 'ada')
-      request.session.permanent = true
-      return 'ok'
-    })
+    app.get('/login', permanentLogin)
     app.get('/logout', async (request) => { request.session.clear(); return 'ok' })
   })
   const login = await app.inject('/login')
@@ -189,11 +177,7 @@ t.test('rule 6: a permanent session has Expires and Max-Age set to maxAge from n
   t.teardown(clock.restore)
   for (const maxAge of [undefined, 3600]) {
     const app = await build(maxAge === undefined ? {} : { maxAge }, (app) => {
-      app.get('/login', async (request) => {
-        request.session.set('username', 'ada')
-        request.session.permanent = true
-        return 'ok'
-      })
+      app.get('/login', permanentLogin)
     })
     const expected = maxAge ?? 2678400
     const res = await app.inject('/login')

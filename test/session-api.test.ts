@@ -6,7 +6,7 @@ import fastifyCookie from '@fastify/cookie'
 import Fastify, { type LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import typedSession from '../lib/index.js'
-import { build, carry, freezeClock, SECRET, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, permanentLogin, SECRET, setCookies } from './helpers/build.js'
 
 /** The JSON body of a response. */
 function json (res: LightMyRequestResponse): Record<string, unknown> {
@@ -402,11 +402,7 @@ t.test('accessed is false until something reads or writes the session', async (t
 
 t.test('permanent is kept with the session, and only a real change of it re-issues the cookie', async (t) => {
   const app = await build({ refreshEachRequest: false }, (app) => {
-    app.get('/login', async (request) => {
-      request.session.set('username', 'ada')
-      request.session.permanent = true
-      return 'ok'
-    })
+    app.get('/login', permanentLogin)
     app.get('/permanent', async (request) => ({ permanent: request.session.permanent }))
     app.get('/again', async (request) => { request.session.permanent = true; return { modified: request.session.modified } })
     app.get('/forget', async (request) => { request.session.permanent = false; return { modified: request.session.modified } })

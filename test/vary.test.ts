@@ -5,7 +5,7 @@
  */
 import type { LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { build, carry, freezeClock, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, permanentLogin, setCookies } from './helpers/build.js'
 
 /** The Vary header of a response, which must be a single header. */
 function vary (res: LightMyRequestResponse): string | undefined {
@@ -61,11 +61,7 @@ t.test('the refresh of a permanent session on an untouched route adds Vary: Cook
   const clock = freezeClock(1_700_000_000)
   t.teardown(clock.restore)
   const app = await build({}, (app) => {
-    app.get('/login', async (request) => {
-      request.session.set('username', 'ada')
-      request.session.permanent = true
-      return 'ok'
-    })
+    app.get('/login', permanentLogin)
     app.get('/untouched', async () => 'ok')
   })
   const login = await app.inject('/login')

@@ -2,7 +2,7 @@
  * Shared test helpers: an app with the plugin registered, cookie helpers
  * and a controllable clock.
  */
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest, type LightMyRequestResponse } from 'fastify'
 import typedSession, { type TypedSessionOptions } from '../../lib/index.js'
 import { clock } from '../../lib/interface.js'
 
@@ -19,6 +19,13 @@ declare module '../../lib/index.js' {
     nested: { list: string[], when?: Date }
     value: unknown
   }
+}
+
+/** A `/login` handler: logs `ada` in, in a permanent session. */
+export async function permanentLogin (request: FastifyRequest): Promise<string> {
+  request.session.set('username', 'ada')
+  request.session.permanent = true
+  return 'ok'
 }
 
 /** Builds an app with the plugin; `routes` adds the routes before `ready()`. */
