@@ -129,6 +129,27 @@ function unsaved (request: FastifyRequest): SessionState | undefined {
   return s
 }
 
+/**
+ * The onSend hook of both modes: saves the session, then lets the response
+ * go. A callback hook, so that a save with nothing to wait for (every save
+ * in cookie mode) pays no promise; a save that fails, at once or later,
+ * becomes the error response.
+ */
+function saveHook (policy: { save: (request: FastifyRequest, reply: FastifyReply, s: SessionState) => Promise<void> | undefined }) {
+  return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void): void => {
+    const s = unsaved(request)
+    let pending: Promise<void> | undefined
+    try {
+      pending = s === undefined ? undefined : policy.save(request, reply, s)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (pending === undefined) done(null, payload)
+    else pending.then(() => { done(null, payload) }, done)
+  }
+}
+
 /** Cookie mode: synchronous hooks, so that a request pays no promise for its session. */
 function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf: ModeOf, validate: Validate | undefined): void {
   if (validate === undefined) {
@@ -142,18 +163,7 @@ function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf:
       await runValidate(validate, request, request.session)
     })
   }
-  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
-    const s = unsaved(request)
-    if (s !== undefined) {
-      try {
-        policy.save(request, reply, s)
-      } catch (err) {
-        done(err as Error)
-        return
-      }
-    }
-    done(null, payload)
-  })
+  fastify.addHook('onSend', saveHook(policy))
 }
 
 /** Store mode: the record is loaded before the handler runs, and saved before the response is sent. */
@@ -178,18 +188,7 @@ function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: M
       await runValidate(validate, request, request.session)
     })
   }
-  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
-    const s = unsaved(request)
-    let pending: Promise<void> | undefined
-    try {
-      pending = s === undefined ? undefined : policy.save(request, reply, s)
-    } catch (err) {
-      done(err as Error)
-      return
-    }
-    if (pending === undefined) done(null, payload)
-    else pending.then(() => { done(null, payload) }, done)
-  })
+  fastify.addHook('onSend', saveHook(policy))
 }
 
 /** The plugin. Register it with `app.register(typedSession, { secret })`. */

@@ -198,7 +198,7 @@ export class CookieInterface {
   }
 
   /** Sets, refreshes or deletes the cookie, and adds Vary, as the policy says. */
-  save (request: FastifyRequest, reply: FastifyReply, s: SessionState): void {
+  save (request: FastifyRequest, reply: FastifyReply, s: SessionState): undefined {
     if (s.mode === 'off') return
     if (s.mode === 'readonly') {
       if (s.accessed) addVaryCookie(reply)
