@@ -11,6 +11,7 @@
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
+import { RecentValues } from './cache.js'
 import { clock } from './clock.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './codecs/types.js'
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
@@ -25,13 +26,13 @@ const MAX_SKEW = 60
 /** Verified cookie values that clients brought, kept so that a returning cookie skips the MAC. */
 const CACHE_SIZE = 10000
 /**
- * Cookie values this process sealed, kept apart so that a client that
- * writes on every request (each cookie coming back once, then replaced)
- * does not churn the verified cache: its entries die young, in a small
- * cache, instead of filling a large one with entries the GC must promote
- * and then collect from the old generation.
+ * Cookie values this process sealed (2^12 slots), kept apart so that a
+ * client that writes on every request (each cookie coming back once, then
+ * replaced) does not churn the verified cache: its entries die young, in a
+ * small table, instead of filling a large LRU with entries the GC must
+ * promote and then collect from the old generation.
  */
-const SEALED_SIZE = 1024
+const SEALED_BITS = 12
 const EXPIRED = '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
 
 /** Adds `Cookie` to the Vary header once, keeping what is there. */
@@ -81,6 +82,34 @@ export function requestCookie (request: FastifyRequest, name: string): string | 
   return cookie === '' ? undefined : cookie
 }
 
+/** A verified cookie's envelope, as the caches keep it. */
+interface Verified extends Envelope {
+  /**
+   * The data, when every value is one that no handler can change in place
+   * and that every format reads back as it was written (see `flatData`):
+   * each request's session gets a copy of it instead of parsing the body.
+   * `null` when the body must be parsed; unset until the first load.
+   */
+  flat?: ReadonlyArray<[string, unknown]> | null
+}
+
+/**
+ * The entries of a session's data if it holds only strings, numbers,
+ * booleans and null, and no flashes; `null` otherwise. These are the
+ * values that no handler can change in place and that every format reads
+ * back exactly as written (-0, NaN, ±Infinity and integers past 2^53
+ * included). Objects can change in place, and a BigInt is not kept by
+ * Flask's format, which reads a small one back as a number.
+ */
+export function flatData (content: SessionContent): Array<[string, unknown]> | null {
+  if (content.flashes.length > 0) return null
+  for (const value of content.data.values()) {
+    const type = typeof value
+    if (!(type === 'string' || type === 'number' || type === 'boolean' || value === null)) return null
+  }
+  return [...content.data]
+}
+
 /** The `validate` option's function. */
 export type Validate = NonNullable<ResolvedOptions['validate']>
 
@@ -127,8 +156,8 @@ export function newState (mode: SessionMode, cookie: string | undefined, seriali
 export class CookieInterface {
   readonly #options: ResolvedOptions
   readonly #codec: CookieCodec
-  readonly #cache = new LRUCache<string, Envelope>({ max: CACHE_SIZE })
-  readonly #sealed = new LRUCache<string, Envelope>({ max: SEALED_SIZE })
+  readonly #cache = new LRUCache<string, Verified>({ max: CACHE_SIZE })
+  readonly #sealed = new RecentValues<Verified>(SEALED_BITS)
   readonly #writer: CookieWriter
 
   constructor (options: ResolvedOptions, codec: CookieCodec, writer: CookieWriter) {
@@ -138,8 +167,8 @@ export class CookieInterface {
   }
 
   /** Checks a cookie value: its signature (or a cache hit) and its times. */
-  verify (value: string): Envelope | string {
-    let envelope = this.#sealed.get(value) ?? this.#cache.get(value)
+  verify (value: string): Verified | string {
+    let envelope: Verified | undefined = this.#sealed.get(value) ?? this.#cache.get(value)
     if (envelope === undefined) {
       const opened = this.#codec.open(value)
       if (typeof opened === 'string') return opened
@@ -170,13 +199,19 @@ export class CookieInterface {
       log.debug({ reason: envelope }, `session cookie rejected: ${envelope}`)
       return
     }
+    const flat = envelope.flat
     let content: SessionContent
-    try {
-      content = this.#codec.parse(envelope.body)
-    } catch (err) {
-      const reason = `the payload cannot be decoded (${(err as Error).message})`
-      log.debug({ reason }, `session cookie rejected: ${reason}`)
-      return
+    if (flat != null) {
+      content = { data: new Map(flat), flashes: [] }
+    } else {
+      try {
+        content = this.#codec.parse(envelope.body)
+      } catch (err) {
+        const reason = `the payload cannot be decoded (${(err as Error).message})`
+        log.debug({ reason }, `session cookie rejected: ${reason}`)
+        return
+      }
+      if (flat === undefined) envelope.flat = flatData(content)
     }
     s.content = content
     s.baseline = envelope.body
@@ -235,7 +270,7 @@ export class CookieInterface {
       const value = this.#codec.seal(body, s.permanent, created, now)
       this.#writer.set(request, reply, value, s.permanent, now, s.content)
       // A value we just sealed is verified by construction: its next request skips the MAC.
-      this.#sealed.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0 })
+      this.#sealed.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0, flat: flatData(content) })
     }
     addVaryCookie(reply)
   }
