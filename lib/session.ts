@@ -35,8 +35,12 @@ export interface SessionState {
   log: FastifyBaseLogger
   serialize: (content: SessionContent) => string
   content: SessionContent
-  /** The serialized content as loaded (or as last marked unmodified). */
-  baseline: string
+  /**
+   * The serialized content as loaded (or as last marked unmodified), which
+   * the save compares once a mutable value was handed out. Store mode
+   * leaves it unset until the first such value is handed out.
+   */
+  baseline: string | undefined
   isNew: boolean
   permanent: boolean
   /** When the session was created, in Unix seconds. */
@@ -69,6 +73,22 @@ function isMutable (value: unknown): boolean {
 }
 
 /**
+ * Notes that a mutable value was handed out, so that the save compares the
+ * serialization with the baseline. A baseline not taken yet is taken now,
+ * before the value can change in place.
+ */
+function expose (s: SessionState): void {
+  if (s.exposed) return
+  s.exposed = true
+  if (s.baseline !== undefined) return
+  try {
+    s.baseline = s.serialize(s.content)
+  } catch {
+    // A value set through the API cannot be serialized: the session is modified, and its save fails.
+  }
+}
+
+/**
  * `request.session`: the session of one request, keyed by `SessionData`.
  * As in a `Map`, iterating yields `[key, value]` entries. The permanent flag
  * and the flash queue are kept apart from the data.
@@ -92,7 +112,7 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   }
 
   #expose<V> (value: V): V {
-    if (isMutable(value)) this[kState].exposed = true
+    if (isMutable(value)) expose(this[kState])
     return value
   }
 
@@ -179,14 +199,14 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   /** The values, in insertion order. */
   values (): IterableIterator<Value<T>> {
     const data = this.#read()
-    this[kState].exposed = true
+    expose(this[kState])
     return data.values() as IterableIterator<Value<T>>
   }
 
   /** The `[key, value]` entries, in insertion order. */
   entries (): IterableIterator<[Key<T>, Value<T>]> {
     const data = this.#read()
-    this[kState].exposed = true
+    expose(this[kState])
     return data.entries() as IterableIterator<[Key<T>, Value<T>]>
   }
 
@@ -202,7 +222,7 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   /** The data as a plain object (for `JSON.stringify` and logging). */
   toJSON (): Partial<T> {
     const data = this.#read()
-    this[kState].exposed = true
+    expose(this[kState])
     return Object.fromEntries(data) as Partial<T>
   }
 

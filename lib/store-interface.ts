@@ -76,14 +76,15 @@ export class StoreInterface {
   }
 
   /**
-   * Loads a record into a state. Returns the reason when there is no valid
-   * session, or a promise of it when the store has to be asked (always,
-   * unless the cookie is rejected before that).
+   * Loads a record into a state, then calls `then` with the reason there
+   * is no valid session (`undefined` when there is one): at once when the
+   * cookie is rejected before the store is asked, else in the reaction to
+   * the store's answer, whose result is returned as a promise.
    */
-  #load (s: SessionState, cookie: string): string | Promise<string | undefined> {
+  #load<T> (s: SessionState, cookie: string, then: (reason: string | undefined) => T): T | Promise<T> {
     const verified = this.#verify(cookie)
-    if (typeof verified === 'string') return verified
-    return this.#call('get', () => this.#store.get(verified.id), (fields) => this.#fill(s, verified, fields))
+    if (typeof verified === 'string') return then(verified)
+    return this.#call('get', () => this.#store.get(verified.id), (fields) => then(this.#fill(s, verified, fields)))
   }
 
   /** Fills a state from the record the store returned. */
@@ -109,7 +110,8 @@ export class StoreInterface {
       return `the session is older than absoluteTimeout (${absoluteTimeout} s)`
     }
     s.content = content
-    s.baseline = stringifyContent(content)
+    // Taken only if a mutable value is handed out (see `Session`): most requests never need it.
+    s.baseline = undefined
     s.isNew = false
     s.permanent = permanent
     s.created = created
@@ -127,12 +129,7 @@ export class StoreInterface {
     const cookie = mode === 'off' ? undefined : requestCookie(request, this.#options.cookieName)
     if (cookie === undefined) return new Session(s)
     s.cookie = cookie
-    const loaded = this.#load(s, cookie)
-    if (typeof loaded === 'string') {
-      request.log.debug({ reason: loaded }, `session cookie rejected: ${loaded}`)
-      return new Session(s)
-    }
-    return loaded.then((reason) => {
+    return this.#load(s, cookie, (reason) => {
       if (reason !== undefined) request.log.debug({ reason }, `session cookie rejected: ${reason}`)
       return new Session(s)
     })
@@ -251,9 +248,10 @@ export class StoreInterface {
   /** `app.sessions.decode`: the session of a signed id, or `null`. */
   async decode (value: string, log: FastifyBaseLogger): Promise<Session | null> {
     const s = newState('on', value, stringifyContent, log)
-    const reason = await this.#load(s, value)
-    if (reason === undefined) return new Session(s)
-    log.debug({ reason }, `session cookie rejected: ${reason}`)
-    return null
+    return await this.#load(s, value, (reason) => {
+      if (reason === undefined) return new Session(s)
+      log.debug({ reason }, `session cookie rejected: ${reason}`)
+      return null
+    })
   }
 }

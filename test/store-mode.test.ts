@@ -204,6 +204,27 @@ t.test('a nested value changed in place is saved, as a change of its top-level k
   t.same(store.writes().length, 1, 'reading it back writes nothing')
 })
 
+t.test('a mutable value is handed out even after an unserializable one was set, and the save then fails with the code', async (t) => {
+  const store = new SpyStore()
+  let handedOut: unknown
+  const app = await build({ store }, (app) => {
+    routes(app)
+    app.get('/start', async (request) => { request.session.set('nested', { list: ['a'] }); return 'ok' })
+    app.get('/bad', async (request) => {
+      request.session.set('value', () => 1)
+      handedOut = request.session.get('nested')
+      return 'ok'
+    })
+  })
+  const cookie = carry(await app.inject('/start'))
+  store.calls.length = 0
+  const res = await app.inject({ url: '/bad', cookies: cookie })
+  t.same(handedOut, { list: ['a'] }, 'get() returned the value')
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'FST_ERR_SESSION_UNSERIALIZABLE')
+  t.same(store.writes(), [], 'nothing was written')
+})
+
 t.test('clear() deletes the record and the cookie, so the session ends on every device', async (t) => {
   const store = new SpyStore()
   const app = await build({ store }, routes)
