@@ -26,13 +26,13 @@ const MAX_SKEW = 60
 /** Verified cookie values that clients brought, kept so that a returning cookie skips the MAC. */
 const CACHE_SIZE = 10000
 /**
- * Cookie values this process sealed (2^12 slots), kept apart so that a
+ * Cookie values this process sealed (2^10 slots), kept apart so that a
  * client that writes on every request (each cookie coming back once, then
- * replaced) does not churn the verified cache: its entries die young, in a
- * small table, instead of filling a large LRU with entries the GC must
- * promote and then collect from the old generation.
+ * replaced) does not churn the verified cache. An entry is needed only
+ * until its client's next request, and lives for about 1,024 seals, so
+ * most die young instead of being promoted to the old generation.
  */
-const SEALED_BITS = 12
+const SEALED_BITS = 10
 const EXPIRED = '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
 
 /** Adds `Cookie` to the Vary header once, keeping what is there. */

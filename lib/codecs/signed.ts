@@ -82,6 +82,16 @@ function readSeconds (text: string): number | undefined {
   return SECONDS.test(text) ? parseInt(text, 36) : undefined
 }
 
+/** Scratch space for `base64url`, reused: the function runs synchronously to the end. */
+let scratch = Buffer.alloc(1024)
+
+/** The base64url text of a string's UTF-8 bytes, without a new Buffer per call. */
+function base64url (text: string): string {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  if (text.length * 3 > scratch.length) scratch = Buffer.alloc(text.length * 6)
+  return scratch.toString('base64url', 0, scratch.write(text))
+}
+
 /** Builds the signed codec for the given secrets (the first one signs). */
 export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
   const macs = deriveKeys(secrets, INFO).map(blake2bMac)
@@ -92,7 +102,7 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
     parse: parseContent,
 
     seal (body, permanent, created, issued) {
-      let payload = Buffer.from(body).toString('base64url')
+      let payload = base64url(body)
       let head = permanent ? '1p' : '1'
       if (body.length >= COMPRESS_FROM) {
         const deflated = deflateRawSync(body).toString('base64url')
