@@ -65,11 +65,24 @@ t.test('a record expires after its ttl on the plugin\'s clock, and touch renews 
   t.equal(await store.get('missing'), null, 'touch creates nothing')
   clock.set(1_000_099)
   t.same(await store.get('id1'), { a: '1' }, 'alive just before its ttl')
+  clock.set(1_000_100)
+  t.same(await store.get('id1'), { a: '1' }, 'and at its last second')
   clock.set(1_000_101)
   t.equal(await store.get('id1'), null, 'gone after it')
   t.same(await store.get('id2'), { a: '2' }, 'the touched record lives on, its data unchanged')
   clock.set(1_000_161)
   t.equal(await store.get('id2'), null, 'until its new ttl')
+})
+
+t.test('rename of an expired record writes nothing: the session stays ended', async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const store = new MemoryStore()
+  await store.set('old', create({ a: '1' }), 100)
+  clock.set(1_000_101)
+  await store.rename('old', 'new', { a: '1' }, 100)
+  t.equal(await store.get('new'), null)
+  t.equal(await store.get('old'), null)
 })
 
 t.test('rename moves the record whole to the new id, with the ttl, and deletes the old one', async (t) => {

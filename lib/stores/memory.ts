@@ -1,6 +1,6 @@
 /**
  * `MemoryStore`: sessions in this process's memory, bounded, with LRU
- * eviction and expiry (through `lru-cache`).
+ * eviction (through `lru-cache`) and expiry on the plugin's clock.
  *
  * It is for one process: development, tests, and single-process apps.
  * Sessions are lost on restart, and several processes (cluster mode, more
@@ -20,9 +20,15 @@ export interface MemoryStoreOptions extends UserIndexOptions {
   max?: number
 }
 
+/** A record and when it expires, in Unix seconds. */
+interface Entry {
+  readonly record: Readonly<StoreRecord>
+  expires: number
+}
+
 /** A bounded in-process session store, for one process. */
 export class MemoryStore implements SessionStore {
-  readonly #records: LRUCache<string, Readonly<StoreRecord>>
+  readonly #records: LRUCache<string, Entry>
   readonly #userKey: string | undefined
   readonly #users = new Map<string, Set<string>>()
 
@@ -34,14 +40,17 @@ export class MemoryStore implements SessionStore {
       throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore userKey', 'a non-empty string', String(userKey))
     }
     this.#userKey = userKey
-    this.#records = new LRUCache({
-      max,
-      // Expiry follows the plugin's clock, so that tests can move time; read
-      // it on every check, rather than lru-cache's copy cached for 1 ms.
-      perf: { now: () => clock.now() * 1000 },
-      ttlResolution: 0,
-      dispose: (record, id) => { this.#unindex(id, record) }
-    })
+    // Expiry is kept here rather than with lru-cache's TTL: one read of the
+    // plugin's clock (which tests move) per call, in whole seconds.
+    this.#records = new LRUCache({ max, dispose: (entry, id) => { this.#unindex(id, entry.record) } })
+  }
+
+  /** The entry of a record that has not expired at `now`; an expired one is deleted. */
+  #live (id: string, now: number): Entry | undefined {
+    const entry = this.#records.get(id)
+    if (entry === undefined || entry.expires >= now) return entry
+    this.#records.delete(id)
+    return undefined
   }
 
   #index (id: string, record: Readonly<StoreRecord>): void {
@@ -67,24 +76,26 @@ export class MemoryStore implements SessionStore {
   // Object.create(null): V8 keeps those in dictionary mode, slower to read
   // and to enumerate. No session key is `__proto__` (it is reserved).
   async get (id: string): Promise<StoreRecord | null> {
-    return this.#records.get(id) ?? null
+    return this.#live(id, clock.now())?.record ?? null
   }
 
   async set (id: string, change: StoreChange, ttl: number): Promise<void> {
-    const current = this.#records.get(id)
+    const now = clock.now()
+    const current = this.#live(id, now)
     if (current === undefined && !change.create) return
-    const record: StoreRecord = { ...current }
+    const record: StoreRecord = { ...current?.record }
     for (const field of change.delete) delete record[field]
     Object.assign(record, change.set)
     Object.freeze(record)
     // Replacing the entry runs dispose on the old one, which unindexes it.
-    this.#records.set(id, record, { ttl: ttl * 1000 })
+    this.#records.set(id, { record, expires: now + ttl })
     this.#index(id, record)
   }
 
   async touch (id: string, ttl: number): Promise<void> {
-    const record = this.#records.get(id)
-    if (record !== undefined) this.#records.set(id, record, { ttl: ttl * 1000, noDisposeOnSet: true })
+    const now = clock.now()
+    const entry = this.#live(id, now)
+    if (entry !== undefined) entry.expires = now + ttl
   }
 
   async destroy (id: string): Promise<void> {
@@ -92,9 +103,11 @@ export class MemoryStore implements SessionStore {
   }
 
   async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
-    if (!this.#records.delete(oldId)) return // deleted meanwhile: it stays deleted
+    const now = clock.now()
+    if (this.#live(oldId, now) === undefined) return // deleted or expired meanwhile: it stays ended
+    this.#records.delete(oldId)
     const moved = Object.freeze({ ...record })
-    this.#records.set(newId, moved, { ttl: ttl * 1000 })
+    this.#records.set(newId, { record: moved, expires: now + ttl })
     this.#index(newId, moved)
   }
 
@@ -103,10 +116,11 @@ export class MemoryStore implements SessionStore {
     if (this.#userKey === undefined) {
       throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore userKey', 'a session key naming the user, to call destroyUser()', 'undefined')
     }
+    const now = clock.now()
     let count = 0
     for (const id of [...(this.#users.get(String(user)) ?? [])]) {
       // An expired record is still in the cache until it is read: it is not counted.
-      if (this.#records.has(id)) count++
+      if (this.#live(id, now) !== undefined) count++
       this.#records.delete(id)
     }
     return count
