@@ -21,16 +21,24 @@ import { addVaryCookie, newState, requestCookie, type CookieWriter } from './int
 import type { ResolvedOptions } from './options.js'
 import { asFlashes, checkKey, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
 import { Session, type SessionMode, type SessionState } from './session.js'
-import type { SessionStore, StoreRecord } from './stores/types.js'
+import { kImmediate, type ImmediateStore, type SessionStore, type StoreRecord } from './stores/types.js'
 
 const PERMANENT_FIELD = '_permanent'
 const CREATED_FIELD = '_created'
 const CACHE_SIZE = 10000
 
+/** A store's operations: its promises, or the built-in store's immediate answers. */
+type Operations = SessionStore | ImmediateStore
+
+/** The reaction of a store call whose result is not needed. */
+const nothing = (): undefined => undefined
+
 /** The store-mode policy. */
 export class StoreInterface {
   readonly #options: ResolvedOptions
   readonly #store: SessionStore
+  /** `MemoryStore`'s operations that answer at once, if the store is one. */
+  readonly #immediate: ImmediateStore | undefined
   readonly #ids: SignedIds
   readonly #writer: CookieWriter
   /** Verified cookie values, so that a returning cookie skips the MAC. */
@@ -39,25 +47,32 @@ export class StoreInterface {
   constructor (options: ResolvedOptions, store: SessionStore, writer: CookieWriter) {
     this.#options = options
     this.#store = store
+    this.#immediate = (store as { [kImmediate]?: ImmediateStore })[kImmediate]
     this.#ids = signedIds(options.secrets)
     this.#writer = writer
   }
 
   /**
    * Calls the store, turning any failure (a rejection, or a throw) into
-   * `FST_ERR_SESSION_STORE_UNAVAILABLE`; `then`, when given, handles the
-   * result in the same reaction.
+   * `FST_ERR_SESSION_STORE_UNAVAILABLE`; `then` handles the result in the
+   * same reaction. A store that answers at once is handled at once, with
+   * no promise unless it fails.
    */
-  #call<R, T = R> (what: string, fn: () => Promise<R>, then?: (value: R) => T): Promise<T> {
+  #call<R, T> (what: string, op: (store: Operations) => R | Promise<R>, then: (value: R) => T): T | Promise<T> {
+    const unavailable = (err: unknown): never => {
+      throw new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
+    }
+    const immediate = this.#immediate
     let pending: Promise<R>
     try {
-      pending = fn()
+      if (immediate !== undefined) {
+        return then(op(immediate) as R)
+      }
+      pending = op(this.#store) as Promise<R>
     } catch (err) {
       pending = Promise.reject(err)
     }
-    return pending.then(then, (err: unknown): never => {
-      throw new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
-    }) as Promise<T>
+    return pending.then(then, unavailable) as Promise<T>
   }
 
   #ttl (created: number, now: number): number {
@@ -78,13 +93,14 @@ export class StoreInterface {
   /**
    * Loads a record into a state, then calls `then` with the reason there
    * is no valid session (`undefined` when there is one): at once when the
-   * cookie is rejected before the store is asked, else in the reaction to
-   * the store's answer, whose result is returned as a promise.
+   * cookie is rejected before the store is asked or the store answers at
+   * once, else in the reaction to the store's promise, whose result is
+   * returned as a promise.
    */
   #load<T> (s: SessionState, cookie: string, then: (reason: string | undefined) => T): T | Promise<T> {
     const verified = this.#verify(cookie)
     if (typeof verified === 'string') return then(verified)
-    return this.#call('get', () => this.#store.get(verified.id), (fields) => then(this.#fill(s, verified, fields)))
+    return this.#call('get', (store) => store.get(verified.id), (fields) => then(this.#fill(s, verified, fields)))
   }
 
   /** Fills a state from the record the store returned. */
@@ -122,7 +138,7 @@ export class StoreInterface {
 
   /**
    * Opens the request's session, loading its record from the store: a
-   * promise when the store is asked, the session itself otherwise.
+   * promise when the store answers with one, the session itself otherwise.
    */
   open (request: FastifyRequest, mode: SessionMode): Session | Promise<Session> {
     const s = newState(mode, undefined, stringifyContent, request.log)
@@ -151,7 +167,7 @@ export class StoreInterface {
   /**
    * Saves the session: merges the changed keys into its record, and sets
    * the cookie when needed. Returns `undefined` when there is nothing to
-   * write, so that a request that only read its session pays no promise.
+   * wait for, so that a request that only read its session pays no promise.
    */
   save (request: FastifyRequest, reply: FastifyReply, s: SessionState): Promise<void> | undefined {
     if (s.mode === 'off') return
@@ -178,12 +194,12 @@ export class StoreInterface {
   /**
    * Writes the record and sets or deletes the cookie. Synchronous up to the
    * store call, so a save costs one store promise and one reaction on it;
-   * `undefined` when neither the store nor the cookie needs to wait.
+   * `undefined` when nothing needs to wait (no write, or a store that
+   * answers at once).
    */
   #write (request: FastifyRequest, reply: FastifyReply, s: SessionState,
     loaded: SessionState['record'], changed: boolean, refresh: boolean): Promise<void> | undefined {
     const now = clock.now()
-    const store = this.#store
 
     if (s.content.data.size === 0 && s.content.flashes.length === 0) {
       if (!(changed || s.cleared) || s.cookie === undefined) return
@@ -191,7 +207,7 @@ export class StoreInterface {
         this.#writer.delete(request, reply)
         return
       }
-      return this.#call('destroy', () => store.destroy(loaded.id), () => { this.#writer.delete(request, reply) })
+      return this.#call('destroy', (store) => store.destroy(loaded.id), (): undefined => { this.#writer.delete(request, reply) })
     }
 
     if (loaded === undefined || s.regenerate) {
@@ -199,16 +215,16 @@ export class StoreInterface {
       const fields = this.#fields(s.content, s.permanent, now)
       const id = this.#ids.create()
       const ttl = this.#ttl(now, now)
-      const setCookie = (): void => { this.#setCookie(request, reply, s, id, now) }
+      const setCookie = (): undefined => { this.#setCookie(request, reply, s, id, now) }
       return loaded === undefined
-        ? this.#call('set', () => store.set(id, { set: fields, delete: [], create: true }, ttl), setCookie)
-        : this.#call('rename', () => store.rename(loaded.id, id, fields, ttl), setCookie)
+        ? this.#call('set', (store) => store.set(id, { set: fields, delete: [], create: true }, ttl), setCookie)
+        : this.#call('rename', (store) => store.rename(loaded.id, id, fields, ttl), setCookie)
     }
 
     const id = loaded.id
     const ttl = this.#ttl(s.created, now)
     let what = 'touch'
-    let write = refresh ? (): Promise<void> => store.touch(id, ttl) : undefined
+    let write = refresh ? (store: Operations) => store.touch(id, ttl) : undefined
     // The cookie changes with a refresh, an old key, or a change of permanent.
     let cookie = refresh || s.renew
     if (changed) {
@@ -224,16 +240,12 @@ export class StoreInterface {
       const removed = Object.keys(loaded.fields).filter((field) => !Object.hasOwn(fields, field))
       if (count > 0 || removed.length > 0) {
         what = 'set'
-        write = () => store.set(id, { set, delete: removed, create: false }, ttl)
+        write = (store: Operations) => store.set(id, { set, delete: removed, create: false }, ttl)
       }
       if ((fields[PERMANENT_FIELD] === 'true') !== (loaded.fields[PERMANENT_FIELD] === 'true')) cookie = true
     } // else a refresh, or an old key's cookie that only needs re-signing (save() returned early otherwise)
-    const setCookie = cookie ? (): void => { this.#setCookie(request, reply, s, id, now) } : undefined
-    if (write === undefined) {
-      setCookie?.()
-      return
-    }
-    return this.#call(what, write, setCookie)
+    const setCookie = cookie ? (): undefined => { this.#setCookie(request, reply, s, id, now) } : nothing
+    return write === undefined ? setCookie() : this.#call(what, write, setCookie)
   }
 
   /** `app.sessions.encode`: creates a record and returns its signed id. */
@@ -241,7 +253,7 @@ export class StoreInterface {
     const now = clock.now()
     const id = this.#ids.create()
     const fields = this.#fields({ data: new Map(Object.entries(data)), flashes: [] }, permanent, now)
-    await this.#call('set', () => this.#store.set(id, { set: fields, delete: [], create: true }, this.#ttl(now, now)))
+    await this.#call('set', (store) => store.set(id, { set: fields, delete: [], create: true }, this.#ttl(now, now)), nothing)
     return this.#ids.sign(id)
   }
 

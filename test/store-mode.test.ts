@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { MemoryStore, type Session, type SessionStore, type StoreChange, type StoreRecord } from '../lib/index.js'
+import { kImmediate, type ImmediateStore } from '../lib/stores/types.js'
 import { build, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
 
 /** A signed session id: 43 base64url characters of id, a dot, 43 of HMAC. */
@@ -54,6 +55,25 @@ class SpyStore implements SessionStore {
     this.#call('rename', oldId, newId, record, ttl)
     await this.inner.rename(oldId, newId, record, ttl)
   }
+}
+
+/**
+ * A spy whose calls go through immediate operations, as `MemoryStore`'s do;
+ * its promise methods fail, to show that the plugin does not use them.
+ */
+class ImmediateSpyStore extends SpyStore {
+  readonly [kImmediate]: ImmediateStore = {
+    get: (id) => { this.calls.push(['get', id]); return this.inner[kImmediate].get(id) },
+    set: (id, change, ttl) => { this.calls.push(['set', id, change, ttl]); this.inner[kImmediate].set(id, change, ttl) },
+    touch: (id, ttl) => { this.calls.push(['touch', id, ttl]); this.inner[kImmediate].touch(id, ttl) },
+    destroy: (id) => { this.calls.push(['destroy', id]); this.inner[kImmediate].destroy(id) },
+    rename: (oldId, newId, record, ttl) => {
+      this.calls.push(['rename', oldId, newId, record, ttl])
+      this.inner[kImmediate].rename(oldId, newId, record, ttl)
+    }
+  }
+
+  override async get (): Promise<never> { throw new Error('the promise method was called') }
 }
 
 /** The session cookie a response set, which must be a signed id. */
@@ -273,6 +293,38 @@ t.test('regenerate() gives a new id, keeps the data, and deletes the old record'
   const fresh = await app.inject('/regenerate')
   t.same((await app.inject({ url: '/read', cookies: carry(fresh) })).json(), { username: null, counter: 1, new: false },
     'a new session that regenerates is simply created')
+})
+
+t.test('a store that answers at once (MemoryStore) is called through its immediate operations, with the same calls and answers', async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const lifecycle = async (store: SpyStore): Promise<unknown[]> => {
+    const app = await build({ store }, (app) => {
+      routes(app)
+      app.get('/regenerate', async (request) => { await request.session.regenerate(); return 'ok' })
+    })
+    const seen: unknown[] = []
+    const step = async (url: string, cookies: { session: string } = { session: '' }): Promise<LightMyRequestResponse> => {
+      const res = await app.inject({ url, cookies })
+      seen.push(url, res.statusCode, res.body, setCookies(res).length)
+      return res
+    }
+    let cookie = carry(await step('/login-permanent'))
+    await step('/read', cookie) // a get, and a touch (refresh)
+    await step('/counter/5', cookie) // a set
+    cookie = carry(await step('/regenerate', cookie)) // a rename
+    await step('/read', cookie)
+    await step('/clear', cookie) // a destroy
+    await step('/read', cookie)
+    // The ids are random: compare the calls by method and the data they carry.
+    seen.push(store.calls.map(([method, ...args]) => [method, ...args.filter((arg) => typeof arg !== 'string')]))
+    await app.close()
+    return seen
+  }
+  const immediate = new ImmediateSpyStore()
+  const answers = await lifecycle(immediate)
+  t.same(answers, await lifecycle(new SpyStore()))
+  t.same(new Set(immediate.calls.map(([method]) => method)), new Set(['get', 'set', 'touch', 'rename', 'destroy']))
 })
 
 t.test('a permanent session is refreshed: the cookie is set again and the TTL renewed, without rewriting the data', async (t) => {

@@ -9,7 +9,7 @@
 import { LRUCache } from 'lru-cache'
 import { clock } from '../clock.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from '../errors.js'
-import { userOf, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
+import { kImmediate, userOf, type ImmediateStore, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
 
 /** Options of `MemoryStore`. */
 export interface MemoryStoreOptions extends UserIndexOptions {
@@ -75,11 +75,11 @@ export class MemoryStore implements SessionStore {
   // read hands out the record itself instead of a copy. Plain objects, not
   // Object.create(null): V8 keeps those in dictionary mode, slower to read
   // and to enumerate. No session key is `__proto__` (it is reserved).
-  async get (id: string): Promise<StoreRecord | null> {
+  #get (id: string): StoreRecord | null {
     return this.#live(id, clock.now())?.record ?? null
   }
 
-  async set (id: string, change: StoreChange, ttl: number): Promise<void> {
+  #set (id: string, change: StoreChange, ttl: number): void {
     const now = clock.now()
     const current = this.#live(id, now)
     if (current === undefined && !change.create) return
@@ -92,23 +92,55 @@ export class MemoryStore implements SessionStore {
     this.#index(id, record)
   }
 
-  async touch (id: string, ttl: number): Promise<void> {
+  #touch (id: string, ttl: number): void {
     const now = clock.now()
     const entry = this.#live(id, now)
     if (entry !== undefined) entry.expires = now + ttl
   }
 
-  async destroy (id: string): Promise<void> {
+  #destroy (id: string): void {
     this.#records.delete(id)
   }
 
-  async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
+  #rename (oldId: string, newId: string, record: StoreRecord, ttl: number): void {
     const now = clock.now()
     if (this.#live(oldId, now) === undefined) return // deleted or expired meanwhile: it stays ended
     this.#records.delete(oldId)
     const moved = Object.freeze({ ...record })
     this.#records.set(newId, { record: moved, expires: now + ttl })
     this.#index(newId, moved)
+  }
+
+  /**
+   * The same operations, answering at once: the plugin calls these, so a
+   * request pays no promise. @internal
+   */
+  readonly [kImmediate]: ImmediateStore = {
+    get: (id) => this.#get(id),
+    set: (id, change, ttl) => { this.#set(id, change, ttl) },
+    touch: (id, ttl) => { this.#touch(id, ttl) },
+    destroy: (id) => { this.#destroy(id) },
+    rename: (oldId, newId, record, ttl) => { this.#rename(oldId, newId, record, ttl) }
+  }
+
+  async get (id: string): Promise<StoreRecord | null> {
+    return this.#get(id)
+  }
+
+  async set (id: string, change: StoreChange, ttl: number): Promise<void> {
+    this.#set(id, change, ttl)
+  }
+
+  async touch (id: string, ttl: number): Promise<void> {
+    this.#touch(id, ttl)
+  }
+
+  async destroy (id: string): Promise<void> {
+    this.#destroy(id)
+  }
+
+  async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
+    this.#rename(oldId, newId, record, ttl)
   }
 
   /** Deletes every session of a user (requires `userKey`). Returns how many. */

@@ -55,6 +55,20 @@ export interface SessionStore {
   rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void>
 }
 
+/**
+ * The key of a built-in store's own operations that answer at once instead
+ * of with a promise (`MemoryStore`'s), which the plugin uses when present,
+ * so that a request on an in-process store pays no promise. Not part of
+ * the `SessionStore` contract: other stores need not have it.
+ * @internal
+ */
+export const kImmediate = Symbol('fastify-typed-session.immediate')
+
+/** `SessionStore`'s operations, answering at once. @internal */
+export type ImmediateStore = {
+  [K in keyof SessionStore]: (...args: Parameters<SessionStore[K]>) => Awaited<ReturnType<SessionStore[K]>>
+}
+
 /** Options shared by the built-in stores. */
 export interface UserIndexOptions {
   /**
