@@ -26,13 +26,16 @@ const MAX_SKEW = 60
 /** Verified cookie values that clients brought, kept so that a returning cookie skips the MAC. */
 const CACHE_SIZE = 10000
 /**
- * Cookie values this process sealed (2^10 slots), kept apart so that a
+ * Cookie values this process sealed (2^8 slots), kept apart so that a
  * client that writes on every request (each cookie coming back once, then
  * replaced) does not churn the verified cache. An entry is needed only
- * until its client's next request, and lives for about 1,024 seals, so
- * most die young instead of being promoted to the old generation.
+ * until its client's next request, and lives for about 256 seals: enough
+ * for the requests in flight, and short enough that most entries die
+ * young. With 1,024 slots, young-generation GC took 0.3 µs more per
+ * encrypted /write (perf, one run each, under the bench's 10 connections,
+ * which never use an entry older than a few dozen seals).
  */
-const SEALED_BITS = 10
+const SEALED_BITS = 8
 const EXPIRED = '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
 
 /** Adds `Cookie` to the Vary header once, keeping what is there. */

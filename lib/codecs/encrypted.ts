@@ -95,6 +95,10 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
   const blob = Buffer.alloc(MAX_BLOB)
   const plain = Buffer.alloc(MAX_BLOB)
   const nonce = blob.subarray(0, NONCE)
+  // Views of the scratch space by padded size, each made the first time
+  // it is needed: a view is an object, and most sessions use a few sizes.
+  const plainViews: Array<Buffer | undefined> = []
+  const sealedViews: Array<Buffer | undefined> = []
 
   return {
     stringify: stringifyContent,
@@ -112,15 +116,20 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
         sodium.randombytes_buf(pool)
         poolAt = 0
       }
-      pool.copy(out, 0, poolAt, (poolAt += NONCE))
+      for (let i = 0; i < NONCE; i++) out[i] = pool[poolAt + i] as number
+      poolAt += NONCE
       out.writeUIntBE(created, NONCE, 5)
       out.writeUIntBE(issued, NONCE + 5, 5)
       out.write(body, NONCE + TIMES, 'utf8')
       out[NONCE + TIMES + length] = 0x80
       out.fill(0, NONCE + TIMES + length + 1, NONCE + padded)
       // Encrypted in place: libsodium allows the ciphertext to start where the plaintext does.
-      sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(out.subarray(NONCE, size), out.subarray(NONCE, NONCE + padded),
-        permanent ? HEAD_PERMANENT : HEAD, null, out === blob ? nonce : out.subarray(0, NONCE), sealKey)
+      const own = out === blob
+      const i = padded / BUCKET
+      sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        own ? sealedViews[i] ??= blob.subarray(NONCE, size) : out.subarray(NONCE, size),
+        own ? plainViews[i] ??= blob.subarray(NONCE, NONCE + padded) : out.subarray(NONCE, NONCE + padded),
+        permanent ? HEAD_PERMANENT : HEAD, null, own ? nonce : out.subarray(0, NONCE), sealKey)
       return `${permanent ? 'e2p' : 'e2'}.${out.toString('base64url', 0, size)}`
     },
 
