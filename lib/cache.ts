@@ -45,11 +45,13 @@ export class RecentValues<V> {
     return (digit(value, n - 2) | digit(value, n - 3) << 6 | digit(value, n - 4) << 12) & this.#mask
   }
 
+  /** The entry put in with exactly this text, unless another value has taken its slot since. */
   get (value: string): V | undefined {
     const slot = this.#slot(value)
     return this.#keys[slot] === value ? this.#values[slot] : undefined
   }
 
+  /** Puts an entry in, in place of whatever held its slot. */
   set (value: string, entry: V): void {
     const slot = this.#slot(value)
     this.#keys[slot] = value

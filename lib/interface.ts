@@ -104,7 +104,7 @@ interface Verified extends Envelope {
  * included). Objects can change in place, and a BigInt is not kept by
  * Flask's format, which reads a small one back as a number.
  */
-export function flatData (content: SessionContent): Array<[string, unknown]> | null {
+function flatData (content: SessionContent): Array<[string, unknown]> | null {
   if (content.flashes.length > 0) return null
   for (const value of content.data.values()) {
     const type = typeof value
