@@ -30,6 +30,11 @@ const CACHE_SIZE = 10000
 /** A store's operations: its promises, or the built-in store's immediate answers. */
 type Operations = SessionStore | ImmediateStore
 
+/** The error of a store call that failed. */
+function unavailable (what: string, err: unknown): Error {
+  return new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
+}
+
 /** The reaction of a store call whose result is not needed. */
 const nothing = (): undefined => undefined
 
@@ -59,20 +64,24 @@ export class StoreInterface {
    * no promise unless it fails.
    */
   #call<R, T> (what: string, op: (store: Operations) => R | Promise<R>, then: (value: R) => T): T | Promise<T> {
-    const unavailable = (err: unknown): never => {
-      throw new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
-    }
     const immediate = this.#immediate
+    if (immediate !== undefined) {
+      let value: R
+      try {
+        value = op(immediate) as R
+      } catch (err) {
+        return Promise.reject(unavailable(what, err))
+      }
+      // Outside the try: an error of `then` (a cookie too large) is not the store's.
+      return then(value)
+    }
     let pending: Promise<R>
     try {
-      if (immediate !== undefined) {
-        return then(op(immediate) as R)
-      }
       pending = op(this.#store) as Promise<R>
     } catch (err) {
       pending = Promise.reject(err)
     }
-    return pending.then(then, unavailable) as Promise<T>
+    return pending.then(then, (err: unknown): never => { throw unavailable(what, err) }) as Promise<T>
   }
 
   #ttl (created: number, now: number): number {

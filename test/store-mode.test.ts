@@ -21,7 +21,7 @@ class SpyStore implements SessionStore {
   beforeGet: () => Promise<void> = async () => {}
   constructor (readonly inner: MemoryStore = new MemoryStore()) {}
 
-  #call (method: string, ...args: unknown[]): void {
+  record (method: string, ...args: unknown[]): void {
     this.calls.push([method, ...args])
     if (this.failing.has(method)) throw new Error(`connection lost in ${method}`)
   }
@@ -32,27 +32,27 @@ class SpyStore implements SessionStore {
 
   async get (id: string): Promise<StoreRecord | null> {
     await this.beforeGet()
-    this.#call('get', id)
+    this.record('get', id)
     return await this.inner.get(id)
   }
 
   async set (id: string, change: StoreChange, ttl: number): Promise<void> {
-    this.#call('set', id, change, ttl)
+    this.record('set', id, change, ttl)
     await this.inner.set(id, change, ttl)
   }
 
   async touch (id: string, ttl: number): Promise<void> {
-    this.#call('touch', id, ttl)
+    this.record('touch', id, ttl)
     await this.inner.touch(id, ttl)
   }
 
   async destroy (id: string): Promise<void> {
-    this.#call('destroy', id)
+    this.record('destroy', id)
     await this.inner.destroy(id)
   }
 
   async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
-    this.#call('rename', oldId, newId, record, ttl)
+    this.record('rename', oldId, newId, record, ttl)
     await this.inner.rename(oldId, newId, record, ttl)
   }
 }
@@ -63,12 +63,12 @@ class SpyStore implements SessionStore {
  */
 class ImmediateSpyStore extends SpyStore {
   readonly [kImmediate]: ImmediateStore = {
-    get: (id) => { this.calls.push(['get', id]); return this.inner[kImmediate].get(id) },
-    set: (id, change, ttl) => { this.calls.push(['set', id, change, ttl]); this.inner[kImmediate].set(id, change, ttl) },
-    touch: (id, ttl) => { this.calls.push(['touch', id, ttl]); this.inner[kImmediate].touch(id, ttl) },
-    destroy: (id) => { this.calls.push(['destroy', id]); this.inner[kImmediate].destroy(id) },
+    get: (id) => { this.record('get', id); return this.inner[kImmediate].get(id) },
+    set: (id, change, ttl) => { this.record('set', id, change, ttl); this.inner[kImmediate].set(id, change, ttl) },
+    touch: (id, ttl) => { this.record('touch', id, ttl); this.inner[kImmediate].touch(id, ttl) },
+    destroy: (id) => { this.record('destroy', id); this.inner[kImmediate].destroy(id) },
     rename: (oldId, newId, record, ttl) => {
-      this.calls.push(['rename', oldId, newId, record, ttl])
+      this.record('rename', oldId, newId, record, ttl)
       this.inner[kImmediate].rename(oldId, newId, record, ttl)
     }
   }
@@ -325,6 +325,22 @@ t.test('a store that answers at once (MemoryStore) is called through its immedia
   const answers = await lifecycle(immediate)
   t.same(answers, await lifecycle(new SpyStore()))
   t.same(new Set(immediate.calls.map(([method]) => method)), new Set(['get', 'set', 'touch', 'rename', 'destroy']))
+})
+
+t.test('a store that answers at once and throws gives 503 FST_ERR_SESSION_STORE_UNAVAILABLE with the cause, on load and on save', async (t) => {
+  const store = new ImmediateSpyStore()
+  const app = await build({ store }, routes)
+  const cookie = carry(await app.inject('/login'))
+  for (const [method, url] of [['get', '/read'], ['set', '/counter/3']] as const) {
+    store.failing.clear()
+    store.failing.add(method)
+    const res = await app.inject({ url, cookies: cookie })
+    t.equal(res.statusCode, 503, method)
+    t.equal(res.json().code, 'FST_ERR_SESSION_STORE_UNAVAILABLE', method)
+    t.match(res.json().message, `${method} failed: connection lost in ${method}`)
+  }
+  store.failing.clear()
+  t.same((await app.inject({ url: '/read', cookies: cookie })).json(), { username: 'ada', counter: 0, new: false }, 'the failed set wrote nothing')
 })
 
 t.test('a permanent session is refreshed: the cookie is set again and the TTL renewed, without rewriting the data', async (t) => {

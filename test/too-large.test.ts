@@ -161,3 +161,26 @@ t.test('maxCookieSize 0 turns the check off', async (t) => {
   await app.inject({ url: '/get', cookies: { session: sessionCookie(res) as string } })
   t.same(received, data)
 })
+
+t.test('in store mode, a cookie over maxCookieSize fails with FST_ERR_SESSION_TOO_LARGE, whether the store answers at once or with a promise', async (t) => {
+  const { MemoryStore } = await import('../lib/index.js')
+  const inner = new MemoryStore()
+  // A store that only has the promise methods.
+  const promised = {
+    get: async (id: string) => await inner.get(id),
+    set: async (...args: Parameters<typeof inner.set>) => { await inner.set(...args) },
+    touch: async (...args: Parameters<typeof inner.touch>) => { await inner.touch(...args) },
+    destroy: async (id: string) => { await inner.destroy(id) },
+    rename: async (...args: Parameters<typeof inner.rename>) => { await inner.rename(...args) }
+  }
+  for (const [name, store] of [['MemoryStore', new MemoryStore()], ['a promise store', promised]] as const) {
+    // The id cookie is about 140 bytes with its attributes.
+    const app = await build({ store, maxCookieSize: 100 }, routes)
+    pending = { username: 'ada' }
+    const res = await app.inject('/set')
+    t.equal(res.statusCode, 500, name)
+    t.equal(res.json().code, 'FST_ERR_SESSION_TOO_LARGE', name)
+    t.same(setCookies(res), [], `${name}: no cookie`)
+    await app.close()
+  }
+})
