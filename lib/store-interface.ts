@@ -52,7 +52,8 @@ export class StoreInterface {
   constructor (options: ResolvedOptions, store: SessionStore, writer: CookieWriter) {
     this.#options = options
     this.#store = store
-    this.#immediate = (store as { [kImmediate]?: ImmediateStore })[kImmediate]
+    const immediate = (store as { [kImmediate]?: ImmediateStore })[kImmediate]
+    this.#immediate = immediate?.store === store ? immediate : undefined
     this.#ids = signedIds(options.secrets)
     this.#writer = writer
   }

@@ -3,8 +3,9 @@
  * `max`, expiry on the plugin's clock, and the user index.
  */
 import t from 'tap'
-import { MemoryStore, type StoreChange } from '../lib/index.js'
-import { freezeClock } from './helpers/build.js'
+import { MemoryStore, type StoreChange, type StoreRecord } from '../lib/index.js'
+import { kImmediate } from '../lib/stores/types.js'
+import { build, freezeClock, sessionCookie } from './helpers/build.js'
 
 const create = (set: Record<string, string>): StoreChange => ({ set, delete: [], create: true })
 const merge = (set: Record<string, string>, remove: string[] = []): StoreChange => ({ set, delete: remove, create: false })
@@ -168,4 +169,39 @@ t.test('rename of a record deleted meanwhile writes nothing, so a cleared sessio
   await store.rename('old', 'new', { a: '1' }, 100)
   t.equal(await store.get('new'), null)
   t.equal(store.size, 0)
+})
+
+t.test('the plugin goes through the promise methods of a subclass that overrides one, and of a Proxy of a store', async (t) => {
+  const calls: string[] = []
+  class Counted extends MemoryStore {
+    override async get (id: string): Promise<StoreRecord | null> {
+      calls.push('get')
+      return await super.get(id)
+    }
+  }
+  const counted = new Counted()
+  t.equal(counted[kImmediate], undefined, 'a subclass with an override has no immediate operations')
+  t.type(new MemoryStore()[kImmediate]?.get, 'function', 'a plain MemoryStore has them')
+  class Plain extends MemoryStore {}
+  t.type(new Plain()[kImmediate]?.get, 'function', 'and so does a subclass that overrides nothing')
+
+  const proxied = new Proxy(new MemoryStore(), {
+    get (target, key) {
+      if (key === 'get') calls.push('proxy get')
+      const value: unknown = Reflect.get(target, key, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+  for (const [name, store, expected] of [['subclass', counted, 'get'], ['proxy', proxied, 'proxy get']] as const) {
+    const app = await build({ store }, (app) => {
+      app.get('/login', async (request) => { request.session.set('username', 'ada'); return 'ok' })
+      app.get('/read', async (request) => request.session.get('username') ?? 'nobody')
+    })
+    calls.length = 0
+    const login = await app.inject('/login')
+    const res = await app.inject({ url: '/read', cookies: { session: sessionCookie(login) as string } })
+    t.equal(res.body, 'ada', name)
+    t.ok(calls.includes(expected), `${name}: the plugin called its get`)
+    await app.close()
+  }
 })

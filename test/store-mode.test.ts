@@ -62,14 +62,16 @@ class SpyStore implements SessionStore {
  * its promise methods fail, to show that the plugin does not use them.
  */
 class ImmediateSpyStore extends SpyStore {
+  readonly #inner = this.inner[kImmediate] as ImmediateStore
   readonly [kImmediate]: ImmediateStore = {
-    get: (id) => { this.record('get', id); return this.inner[kImmediate].get(id) },
-    set: (id, change, ttl) => { this.record('set', id, change, ttl); this.inner[kImmediate].set(id, change, ttl) },
-    touch: (id, ttl) => { this.record('touch', id, ttl); this.inner[kImmediate].touch(id, ttl) },
-    destroy: (id) => { this.record('destroy', id); this.inner[kImmediate].destroy(id) },
+    store: this,
+    get: (id) => { this.record('get', id); return this.#inner.get(id) },
+    set: (id, change, ttl) => { this.record('set', id, change, ttl); this.#inner.set(id, change, ttl) },
+    touch: (id, ttl) => { this.record('touch', id, ttl); this.#inner.touch(id, ttl) },
+    destroy: (id) => { this.record('destroy', id); this.#inner.destroy(id) },
     rename: (oldId, newId, record, ttl) => {
       this.record('rename', oldId, newId, record, ttl)
-      this.inner[kImmediate].rename(oldId, newId, record, ttl)
+      this.#inner.rename(oldId, newId, record, ttl)
     }
   }
 

@@ -26,6 +26,9 @@ interface Entry {
   expires: number
 }
 
+/** Each store's operations that answer at once (see `[kImmediate]`). */
+const immediate = new WeakMap<MemoryStore, ImmediateStore>()
+
 /** A bounded in-process session store, for one process. */
 export class MemoryStore implements SessionStore {
   readonly #records: LRUCache<string, Entry>
@@ -43,6 +46,14 @@ export class MemoryStore implements SessionStore {
     // Expiry is kept here rather than with lru-cache's TTL: one read of the
     // plugin's clock (which tests move) per call, in whole seconds.
     this.#records = new LRUCache({ max, dispose: (entry, id) => { this.#unindex(id, entry.record) } })
+    immediate.set(this, {
+      store: this,
+      get: (id) => this.#get(id),
+      set: (id, change, ttl) => { this.#set(id, change, ttl) },
+      touch: (id, ttl) => { this.#touch(id, ttl) },
+      destroy: (id) => { this.#destroy(id) },
+      rename: (oldId, newId, record, ttl) => { this.#rename(oldId, newId, record, ttl) }
+    })
   }
 
   /** The entry of a record that has not expired at `now`; an expired one is deleted. */
@@ -113,14 +124,17 @@ export class MemoryStore implements SessionStore {
 
   /**
    * The same operations, answering at once: the plugin calls these, so a
-   * request pays no promise. @internal
+   * request pays no promise. Undefined for a subclass that overrides any
+   * of the promise methods (the plugin must go through its overrides). A
+   * Proxy of a store is not the operations' `store`, so the plugin goes
+   * through the Proxy.
+   * @internal
    */
-  readonly [kImmediate]: ImmediateStore = {
-    get: (id) => this.#get(id),
-    set: (id, change, ttl) => { this.#set(id, change, ttl) },
-    touch: (id, ttl) => { this.#touch(id, ttl) },
-    destroy: (id) => { this.#destroy(id) },
-    rename: (oldId, newId, record, ttl) => { this.#rename(oldId, newId, record, ttl) }
+  get [kImmediate] (): ImmediateStore | undefined {
+    const own = MemoryStore.prototype
+    const plain = this.get === own.get && this.set === own.set && this.touch === own.touch &&
+      this.destroy === own.destroy && this.rename === own.rename
+    return plain ? immediate.get(this) : undefined
   }
 
   async get (id: string): Promise<StoreRecord | null> {

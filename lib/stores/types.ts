@@ -67,6 +67,9 @@ export const kImmediate = Symbol('fastify-typed-session.immediate')
 /** `SessionStore`'s operations, answering at once. @internal */
 export type ImmediateStore = {
   [K in keyof SessionStore]: (...args: Parameters<SessionStore[K]>) => Awaited<ReturnType<SessionStore[K]>>
+} & {
+  /** The store they are the operations of: the plugin uses them only when it was given this very object. */
+  readonly store: SessionStore
 }
 
 /** Options shared by the built-in stores. */
