@@ -113,9 +113,7 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
     if (mode !== undefined) modeOf = routeMode
   })
 
-  const mode: ModeOf = (request) => modeOf(request)
-  if (policy instanceof CookieInterface) cookieHooks(fastify, policy, mode, options.validate)
-  else storeHooks(fastify, policy, mode, options.validate)
+  addHooks(fastify, policy, (request) => modeOf(request), options.validate)
 }
 
 /** The session of a request whose onSend has not saved it yet, marking it saved. */
@@ -130,46 +128,15 @@ function unsaved (request: FastifyRequest): SessionState | undefined {
 }
 
 /**
- * The onSend hook of both modes: saves the session, then lets the response
- * go. A callback hook, so that a save with nothing to wait for (every save
- * in cookie mode) pays no promise; a save that fails, at once or later,
- * becomes the error response.
+ * The hooks of both modes. The session is opened in onRequest: at once in
+ * cookie mode (nothing is verified until it is used), and in store mode
+ * once the store has answered. It is saved in onSend. Without `validate`
+ * they are callback hooks, so that a request whose open and save have
+ * nothing to wait for (every request in cookie mode, or on `MemoryStore`)
+ * pays no promise; a failure, at once or later, becomes the error response.
  */
-function saveHook (policy: { save: (request: FastifyRequest, reply: FastifyReply, s: SessionState) => Promise<void> | undefined }) {
-  return (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void): void => {
-    const s = unsaved(request)
-    let pending: Promise<void> | undefined
-    try {
-      pending = s === undefined ? undefined : policy.save(request, reply, s)
-    } catch (err) {
-      done(err as Error)
-      return
-    }
-    if (pending === undefined) done(null, payload)
-    else pending.then(() => { done(null, payload) }, done)
-  }
-}
-
-/** Cookie mode: synchronous hooks, so that a request pays no promise for its session. */
-function cookieHooks (fastify: FastifyInstance, policy: CookieInterface, modeOf: ModeOf, validate: Validate | undefined): void {
+function addHooks (fastify: FastifyInstance, policy: CookieInterface | StoreInterface, modeOf: ModeOf, validate: Validate | undefined): void {
   if (validate === undefined) {
-    fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
-      request.session = policy.open(request, modeOf(request))
-      done()
-    })
-  } else {
-    fastify.addHook('onRequest', async (request: FastifyRequest) => {
-      request.session = policy.open(request, modeOf(request))
-      await runValidate(validate, request, request.session)
-    })
-  }
-  fastify.addHook('onSend', saveHook(policy))
-}
-
-/** Store mode: the record is loaded before the handler runs, and saved before the response is sent. */
-function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: ModeOf, validate: Validate | undefined): void {
-  if (validate === undefined) {
-    // A callback hook: a request whose cookie is rejected before the store is asked pays no promise.
     fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
       const opened = policy.open(request, modeOf(request))
       if (opened instanceof Session) {
@@ -188,7 +155,18 @@ function storeHooks (fastify: FastifyInstance, policy: StoreInterface, modeOf: M
       await runValidate(validate, request, request.session)
     })
   }
-  fastify.addHook('onSend', saveHook(policy))
+  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
+    const s = unsaved(request)
+    let pending: Promise<void> | undefined
+    try {
+      pending = s === undefined ? undefined : policy.save(request, reply, s)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (pending === undefined) done(null, payload)
+    else pending.then(() => { done(null, payload) }, done)
+  })
 }
 
 /** The plugin. Register it with `app.register(typedSession, { secret })`. */
