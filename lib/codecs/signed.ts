@@ -32,6 +32,21 @@ export function deriveKeys (secrets: readonly Buffer[], info: string): Buffer[] 
   return secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32)))
 }
 
+/**
+ * One buffer for the UTF-8 bytes of one string at a time, grown when a
+ * string needs more. Its users (the MAC, `base64url`) run synchronously
+ * to the end, so no call sees another's bytes.
+ */
+const utf8 = {
+  buffer: Buffer.alloc(1024),
+  /** Writes `text` at the start of `buffer` (a new one if it must grow) and returns the number of bytes. */
+  write (text: string): number {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (text.length * 3 > this.buffer.length) this.buffer = Buffer.alloc(text.length * 6)
+    return this.buffer.write(text)
+  }
+}
+
 /** A MAC under one key: `sign` returns the tag as base64url, `verify` checks one in constant time. */
 export interface Mac {
   sign (text: string): string
@@ -52,15 +67,11 @@ const TAG = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
  * `hashlib.blake2b`, an independent implementation.
  */
 export function blake2bMac (key: Buffer): Mac {
-  // Scratch buffers, reused: the functions run synchronously to the end,
-  // so no call sees another's bytes.
-  let input = Buffer.alloc(1024)
   const tag = Buffer.alloc(32)
   const given = Buffer.alloc(32)
   const digest = (text: string): void => {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (text.length * 3 > input.length) input = Buffer.alloc(text.length * 6)
-    sodium.crypto_generichash(tag, input.subarray(0, input.write(text)), key)
+    const length = utf8.write(text) // first: it may replace the buffer
+    sodium.crypto_generichash(tag, utf8.buffer.subarray(0, length), key)
   }
   return {
     sign (text) {
@@ -82,14 +93,10 @@ function readSeconds (text: string): number | undefined {
   return SECONDS.test(text) ? parseInt(text, 36) : undefined
 }
 
-/** Scratch space for `base64url`, reused: the function runs synchronously to the end. */
-let scratch = Buffer.alloc(1024)
-
 /** The base64url text of a string's UTF-8 bytes, without a new Buffer per call. */
 function base64url (text: string): string {
-  // UTF-8 takes at most 3 bytes per UTF-16 unit.
-  if (text.length * 3 > scratch.length) scratch = Buffer.alloc(text.length * 6)
-  return scratch.toString('base64url', 0, scratch.write(text))
+  const length = utf8.write(text) // first: it may replace the buffer
+  return utf8.buffer.toString('base64url', 0, length)
 }
 
 /** Builds the signed codec for the given secrets (the first one signs). */
