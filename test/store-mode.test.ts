@@ -5,78 +5,12 @@
  */
 import type { FastifyError, FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { MemoryStore, type Session, type SessionStore, type StoreChange, type StoreRecord } from '../lib/index.js'
-import { kImmediate, type ImmediateStore } from '../lib/stores/types.js'
+import { MemoryStore, type Session, type SessionStore, type StoreChange } from '../lib/index.js'
 import { build, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
+import { ImmediateSpyStore, SpyStore, type Call } from './helpers/stores.js'
 
 /** A signed session id: 43 base64url characters of id, a dot, 43 of HMAC. */
 const SIGNED_ID = /^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/
-
-type Call = [method: string, ...args: unknown[]]
-
-/** A store that records every call and passes it on; `failing` methods reject; `beforeGet` can hold a load. */
-class SpyStore implements SessionStore {
-  readonly calls: Call[] = []
-  readonly failing = new Set<string>()
-  beforeGet: () => Promise<void> = async () => {}
-  constructor (readonly inner: MemoryStore = new MemoryStore()) {}
-
-  record (method: string, ...args: unknown[]): void {
-    this.calls.push([method, ...args])
-    if (this.failing.has(method)) throw new Error(`connection lost in ${method}`)
-  }
-
-  writes (): Call[] {
-    return this.calls.filter(([method]) => method !== 'get')
-  }
-
-  async get (id: string): Promise<StoreRecord | null> {
-    await this.beforeGet()
-    this.record('get', id)
-    return await this.inner.get(id)
-  }
-
-  async set (id: string, change: StoreChange, ttl: number): Promise<void> {
-    this.record('set', id, change, ttl)
-    await this.inner.set(id, change, ttl)
-  }
-
-  async touch (id: string, ttl: number): Promise<void> {
-    this.record('touch', id, ttl)
-    await this.inner.touch(id, ttl)
-  }
-
-  async destroy (id: string): Promise<void> {
-    this.record('destroy', id)
-    await this.inner.destroy(id)
-  }
-
-  async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
-    this.record('rename', oldId, newId, record, ttl)
-    await this.inner.rename(oldId, newId, record, ttl)
-  }
-}
-
-/**
- * A spy whose calls go through immediate operations, as `MemoryStore`'s do;
- * its promise methods fail, to show that the plugin does not use them.
- */
-class ImmediateSpyStore extends SpyStore {
-  readonly #inner = this.inner[kImmediate] as ImmediateStore
-  readonly [kImmediate]: ImmediateStore = {
-    store: this,
-    get: (id) => { this.record('get', id); return this.#inner.get(id) },
-    set: (id, change, ttl) => { this.record('set', id, change, ttl); this.#inner.set(id, change, ttl) },
-    touch: (id, ttl) => { this.record('touch', id, ttl); this.#inner.touch(id, ttl) },
-    destroy: (id) => { this.record('destroy', id); this.#inner.destroy(id) },
-    rename: (oldId, newId, record, ttl) => {
-      this.record('rename', oldId, newId, record, ttl)
-      this.#inner.rename(oldId, newId, record, ttl)
-    }
-  }
-
-  override async get (): Promise<never> { throw new Error('the promise method was called') }
-}
 
 /** The session cookie a response set, which must be a signed id. */
 function carry (res: LightMyRequestResponse): { session: string } {

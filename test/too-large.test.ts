@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { build, freezeClock, sessionCookie, setCookies } from './helpers/build.js'
+import { ImmediateSpyStore, SpyStore } from './helpers/stores.js'
 
 const clock = freezeClock(1_700_000_000)
 t.teardown(clock.restore)
@@ -163,17 +164,7 @@ t.test('maxCookieSize 0 turns the check off', async (t) => {
 })
 
 t.test('in store mode, a cookie over maxCookieSize fails with FST_ERR_SESSION_TOO_LARGE, whether the store answers at once or with a promise', async (t) => {
-  const { MemoryStore } = await import('../lib/index.js')
-  const inner = new MemoryStore()
-  // A store that only has the promise methods.
-  const promised = {
-    get: async (id: string) => await inner.get(id),
-    set: async (...args: Parameters<typeof inner.set>) => { await inner.set(...args) },
-    touch: async (...args: Parameters<typeof inner.touch>) => { await inner.touch(...args) },
-    destroy: async (id: string) => { await inner.destroy(id) },
-    rename: async (...args: Parameters<typeof inner.rename>) => { await inner.rename(...args) }
-  }
-  for (const [name, store] of [['MemoryStore', new MemoryStore()], ['a promise store', promised]] as const) {
+  for (const [name, store] of [['a store that answers at once', new ImmediateSpyStore()], ['a promise store', new SpyStore()]] as const) {
     // The id cookie is about 140 bytes with its attributes.
     const app = await build({ store, maxCookieSize: 100 }, routes)
     pending = { username: 'ada' }
