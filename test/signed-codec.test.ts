@@ -4,6 +4,7 @@
  */
 import { createHash, hkdfSync } from 'node:crypto'
 import { deflateRawSync } from 'node:zlib'
+import fc from 'fast-check'
 import t from 'tap'
 import { deriveKeys, signedCodec, signedIds } from '../lib/codecs/signed.js'
 import type { Envelope } from '../lib/codecs/types.js'
@@ -61,6 +62,36 @@ t.test('the value follows the documented wire format, readable by its holder', a
   t.equal(sig.length, 43)
   t.same(deriveKeys([KEY], 'fastify-typed-session signed v1'), [key])
   t.notSame(deriveKeys([KEY], 'another purpose'), [key], 'each purpose gets its own subkey')
+})
+
+t.test('any sequence of seals gives exactly the value built the plain way, with Buffers', async (t) => {
+  const key = deriveKeys([KEY], 'fastify-typed-session signed v1')[0] as Buffer
+  // The documented format, built with a fresh Buffer for every step.
+  const plain = (body: string, permanent: boolean, created: number, issued: number): string => {
+    let payload = Buffer.from(body).toString('base64url')
+    let head = permanent ? '1p' : '1'
+    const deflated = deflateRawSync(body).toString('base64url')
+    if (body.length >= 128 && deflated.length < payload.length) {
+      payload = deflated
+      head += 'z'
+    }
+    const text = `${head}.${payload}.${created.toString(36)}.${issued.toString(36)}`
+    return `${text}.${blake2b(key, text)}`
+  }
+  // ASCII and not, short and long (past the scratch buffer's first size), compressible and not.
+  const body = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.string({ unit: 'binary', maxLength: 300 }),
+    fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 300 }),
+    fc.string({ unit: 'binary', minLength: 300, maxLength: 3000 }),
+    fc.integer({ min: 100, max: 4000 }).map((n) => printable(n)),
+    fc.tuple(fc.string({ maxLength: 8 }), fc.integer({ min: 1, max: 900 })).map(([unit, n]) => unit.repeat(n))
+  )
+  const seconds = fc.integer({ min: 1, max: 2 ** 40 })
+  const seal = fc.record({ body, permanent: fc.boolean(), created: seconds, issued: seconds })
+  fc.assert(fc.property(fc.array(seal, { minLength: 1, maxLength: 6 }), (seals) => seals.every((s) =>
+    codec.seal(s.body, s.permanent, s.created, s.issued) === plain(s.body, s.permanent, s.created, s.issued))), { numRuns: 300 })
+  t.pass('every seal matched')
 })
 
 t.test('stringify and parse are the tagged JSON of the session content', async (t) => {
