@@ -6,6 +6,7 @@
  */
 import { hkdfSync, randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import fc from 'fast-check'
 import sodium from 'sodium-native'
 import t from 'tap'
 import { encryptedCodec } from '../lib/codecs/encrypted.js'
@@ -378,6 +379,22 @@ t.test('the codec', async (t) => {
     codec.seal('{"value":"' + 'z'.repeat(500) + '"}', false, 1, 2)
     const { plaintext } = openByHand(codec.seal(body, false, NOW, NOW))
     t.same(plaintext, plaintextOf(body, 32))
+  })
+
+  t.test('any sequence of seals writes exactly the documented plaintext, whatever the text and its size', async (t) => {
+    const latin1 = fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c))
+    const text = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: latin1, maxLength: 300 }),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.string({ unit: 'binary', minLength: 1500, maxLength: 2500 }), // past the scratch space at 3 bytes a unit
+      fc.integer({ min: 2000, max: 7000 }).map((n) => 'q'.repeat(n))
+    )
+    fc.assert(fc.property(fc.array(text, { minLength: 1, maxLength: 5 }), (bodies) => bodies.every((b) => {
+      const { plaintext } = openByHand(codec.seal(b, false, NOW, NOW + 1))
+      return plaintext.equals(plaintextOf(b, Math.ceil((10 + Buffer.byteLength(b) + 1) / 32) * 32, NOW, NOW + 1))
+    })), { numRuns: 200 })
+    t.pass('every plaintext matched')
   })
 
   t.test('a session larger than the scratch space is sealed correctly, and open refuses its length', async (t) => {

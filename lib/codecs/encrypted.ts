@@ -64,7 +64,7 @@
  */
 import sodium from 'sodium-native'
 import { parseContent, stringifyContent } from '../serialize.js'
-import { deriveKeys } from './signed.js'
+import { deriveKeys, writeUtf8 } from './signed.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session encrypted v2'
@@ -105,13 +105,23 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
     parse: parseContent,
 
     seal (body, permanent, created, issued) {
-      const length = Buffer.byteLength(body)
+      let out = blob
+      let length: number
+      if (NONCE + TIMES + body.length * 3 + 1 + BUCKET + TAG <= blob.length) {
+        // The body fits however long its UTF-8 is: written at once, without measuring it first.
+        length = writeUtf8(body, blob, NONCE + TIMES)
+      } else {
+        length = Buffer.byteLength(body)
+        // A session too large for the scratch space gets a buffer of its own
+        // (and a value that `open` refuses as too long, as any cookie that large).
+        if (NONCE + TIMES + length + 1 + BUCKET + TAG > blob.length) out = Buffer.allocUnsafe(NONCE + TIMES + length + 1 + BUCKET + TAG)
+        out.write(body, NONCE + TIMES, 'utf8')
+      }
       // At least one byte of padding (the 0x80 marker), up to the next bucket.
       const padded = Math.ceil((TIMES + length + 1) / BUCKET) * BUCKET
       const size = NONCE + padded + TAG
-      // A session too large for the scratch space gets a buffer of its own
-      // (and a value that `open` refuses as too long, as any cookie that large).
-      const out = size <= blob.length ? blob : Buffer.allocUnsafe(size)
+      out[NONCE + TIMES + length] = 0x80
+      for (let j = NONCE + TIMES + length + 1; j < NONCE + padded; j++) out[j] = 0
       if (poolAt === pool.length) {
         sodium.randombytes_buf(pool)
         poolAt = 0
@@ -120,9 +130,6 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
       poolAt += NONCE
       out.writeUIntBE(created, NONCE, 5)
       out.writeUIntBE(issued, NONCE + 5, 5)
-      out.write(body, NONCE + TIMES, 'utf8')
-      out[NONCE + TIMES + length] = 0x80
-      out.fill(0, NONCE + TIMES + length + 1, NONCE + padded)
       // Encrypted in place: libsodium allows the ciphertext to start where the plaintext does.
       const own = out === blob
       const i = padded / BUCKET
