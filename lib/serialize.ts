@@ -264,7 +264,10 @@ export function stringifyContent (content: SessionContent): string {
     checkKey(key)
     if (value === undefined) continue
     if (out.length > 1) out += ','
-    out += JSON.stringify(key) + ':' + stringifyEntry(key, value)
+    // A string, a boolean, null or a plain finite number is its own JSON.
+    const plain = typeof value === 'string' || typeof value === 'boolean' || value === null ||
+      (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0))
+    out += JSON.stringify(key) + ':' + (plain ? JSON.stringify(value) : stringifyEntry(key, value))
   }
   if (content.flashes.length > 0) {
     if (out.length > 1) out += ','
