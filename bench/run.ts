@@ -4,8 +4,10 @@
  * Every variant (`bench/variants.ts`) runs as its own server process,
  * precompiled (`bench/build.ts`), started before any timing. After a
  * warm-up, the variants take turns in interleaved rounds: in each round,
- * for each route, every variant gets one timed window, in an order rotated
- * from round to round. The report (`bench/report.ts`) gives medians over
+ * for each route, every variant gets one timed window. Each row of ours
+ * runs right next to the rows its targets compare it with (`runOrder`),
+ * and the order is reversed every other round, so a compared pair is
+ * measured seconds apart, each first in half the rounds. The report (`bench/report.ts`) gives medians over
  * the rounds; it is printed to stdout and written to `--out`, and the raw
  * windows to `--json`. Progress goes to stderr. The exit code is 1 when
  * any window is invalid.
@@ -29,7 +31,7 @@ import { runMemory } from './memory.js'
 import { startRedis } from '../soak/redis.js'
 import { markdown, type RunInfo } from './report.js'
 import { heapUsed, startServer, stopServer, type Server } from './server-process.js'
-import { selectVariants } from './variants.js'
+import { runOrder, selectVariants } from './variants.js'
 import { ROUTES, runWindow, type Route, type Window } from './window.js'
 
 const { values: flags } = parseArgs({
@@ -107,7 +109,7 @@ async function main (): Promise<boolean> {
   try {
     log('compiling lib/ and bench/ to ' + relative(ROOT, BUILD_DIR))
     const script = buildServer()
-    for (const variant of variants) servers.push(await startServer(script, variant, nodeArgs(variant.name)))
+    for (const variant of runOrder(variants)) servers.push(await startServer(script, variant, nodeArgs(variant.name)))
     if (flags.memory) {
       const requests = number('requests', flags.requests, 2)
       const baseline = number('baseline', flags.baseline, 1)
@@ -131,7 +133,7 @@ async function main (): Promise<boolean> {
     }
     const windows: Window[] = []
     for (let round = 1; round <= rounds; round++) {
-      const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as Server)
+      const order = round % 2 === 1 ? servers : [...servers].reverse()
       for (const route of routes) {
         for (const server of order) {
           const w = await runWindow(server, route, round, load)

@@ -316,6 +316,32 @@ export const VARIANTS: readonly Variant[] = [
   }, 'server', { ratios: [{ peer: 'fastify-session-redis', min: 1.3, routes: ['write'] }] }, true)
 ]
 
+/**
+ * The order in which the variants take turns within a round: each row of
+ * this plugin that has targets sits next to the rows they compare it with
+ * (`bare` for the CPU excess, then the peers of its ratios), so that the
+ * windows of a compared pair run back to back; the other rows follow in
+ * the table's order. `typed-signed` goes between bare and
+ * `@fastify/secure-session`, the two rows it is compared with.
+ */
+export function runOrder (variants: readonly Variant[]): Variant[] {
+  const order: Variant[] = []
+  const place = (variant: Variant | undefined): void => {
+    if (variant !== undefined && !order.includes(variant)) order.push(variant)
+  }
+  const named = (name: string): Variant | undefined => variants.find((v) => v.name === name)
+  for (const variant of variants) {
+    const targets = variant.targets ?? {}
+    const partners = [...(targets.excess === undefined ? [] : ['bare']), ...(targets.ratios ?? []).map((r) => r.peer)]
+    if (partners.length === 0) continue
+    place(named(partners[0] as string))
+    place(variant)
+    for (const partner of partners.slice(1)) place(named(partner))
+  }
+  for (const variant of variants) place(variant)
+  return order
+}
+
 /** Finds the rows named in a comma-separated list, in the table's order. */
 export function selectVariants (names: string | undefined): Variant[] {
   if (names === undefined || names === '') return [...VARIANTS]
