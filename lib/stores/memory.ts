@@ -22,7 +22,7 @@ export interface MemoryStoreOptions extends UserIndexOptions {
 
 /** A record and when it expires, in Unix seconds. */
 interface Entry {
-  readonly record: Readonly<StoreRecord>
+  record: Readonly<StoreRecord>
   expires: number
 }
 
@@ -98,8 +98,14 @@ export class MemoryStore implements SessionStore {
     for (const field of change.delete) delete record[field]
     Object.assign(record, change.set)
     Object.freeze(record)
-    // Replacing the entry runs dispose on the old one, which unindexes it.
-    this.#records.set(id, { record, expires: now + ttl })
+    if (current === undefined) {
+      this.#records.set(id, { record, expires: now + ttl })
+    } else {
+      // The entry stays (#live made it the most recently used); its record is replaced.
+      this.#unindex(id, current.record)
+      current.record = record
+      current.expires = now + ttl
+    }
     this.#index(id, record)
   }
 
