@@ -245,6 +245,11 @@ export function checkKey (key: string): void {
  * throws `FST_ERR_SESSION_UNSERIALIZABLE`, naming its key.
  */
 export function stringifyEntry (key: string, value: unknown): string {
+  // A string, a boolean, null or a finite number other than -0 is its own JSON, with no tag.
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null ||
+    (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0))) {
+    return JSON.stringify(value)
+  }
   try {
     return JSON.stringify(encode(value))
   } catch (err) {
@@ -264,10 +269,7 @@ export function stringifyContent (content: SessionContent): string {
     checkKey(key)
     if (value === undefined) continue
     if (out.length > 1) out += ','
-    // A string, a boolean, null or a plain finite number is its own JSON.
-    const plain = typeof value === 'string' || typeof value === 'boolean' || value === null ||
-      (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0))
-    out += JSON.stringify(key) + ':' + (plain ? JSON.stringify(value) : stringifyEntry(key, value))
+    out += JSON.stringify(key) + ':' + stringifyEntry(key, value)
   }
   if (content.flashes.length > 0) {
     if (out.length > 1) out += ','
