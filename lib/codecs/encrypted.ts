@@ -83,6 +83,11 @@ const MAX_BLOB = MAX_VALUE_LENGTH / 4 * 3
 const pool = Buffer.allocUnsafe(NONCE * 256)
 let poolAt = pool.length
 
+/** The most bytes a sealed body of `bytes` UTF-8 bytes takes: nonce, times, body, padding (1 to 32 bytes) and tag. */
+function room (bytes: number): number {
+  return NONCE + TIMES + bytes + BUCKET + TAG
+}
+
 /** Builds the encrypted codec for the given secrets (the first one encrypts). */
 export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
   const keys = deriveKeys(secrets, INFO)
@@ -107,14 +112,14 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
     seal (body, permanent, created, issued) {
       let out = blob
       let length: number
-      if (NONCE + TIMES + body.length * 3 + 1 + BUCKET + TAG <= blob.length) {
+      if (room(body.length * 3) <= blob.length) {
         // The body fits however long its UTF-8 is: written at once, without measuring it first.
         length = writeUtf8(body, blob, NONCE + TIMES)
       } else {
         length = Buffer.byteLength(body)
         // A session too large for the scratch space gets a buffer of its own
         // (and a value that `open` refuses as too long, as any cookie that large).
-        if (NONCE + TIMES + length + 1 + BUCKET + TAG > blob.length) out = Buffer.allocUnsafe(NONCE + TIMES + length + 1 + BUCKET + TAG)
+        if (room(length) > blob.length) out = Buffer.allocUnsafe(room(length))
         out.write(body, NONCE + TIMES, 'utf8')
       }
       // At least one byte of padding (the 0x80 marker), up to the next bucket.
