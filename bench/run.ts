@@ -7,9 +7,9 @@
  * for each route, every variant gets one timed window. Each row of ours
  * runs right next to the rows its targets compare it with (`runOrder`),
  * and the order is reversed every other round, so a compared pair is
- * measured seconds apart, each first in half the rounds. The report (`bench/report.ts`) gives medians over
- * the rounds; it is printed to stdout and written to `--out`, and the raw
- * windows to `--json`. Progress goes to stderr. The exit code is 1 when
+ * measured seconds apart, each first in half the rounds. The report
+ * (`bench/report.ts`) gives medians over the rounds; it is printed to
+ * stdout and written to `--out`, and the raw windows to `--json`. Progress goes to stderr. The exit code is 1 when
  * any window is invalid.
  *
  * Flags: --rounds 7, --duration 2 (seconds per window), --connections 10,
