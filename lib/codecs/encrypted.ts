@@ -64,7 +64,8 @@
  */
 import sodium from 'sodium-native'
 import { parseContent, stringifyContent } from '../serialize.js'
-import { deriveKeys, writeUtf8 } from './signed.js'
+import { writeUtf8 } from './bytes.js'
+import { deriveKeys } from './signed.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session encrypted v2'

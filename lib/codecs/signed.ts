@@ -16,6 +16,7 @@ import { hkdfSync, randomBytes } from 'node:crypto'
 import sodium from 'sodium-native'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { parseContent, stringifyContent } from '../serialize.js'
+import { base64urlLength, Scratch, writeAscii, writeBase64url, writeUtf8 } from './bytes.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session signed v1'
@@ -32,105 +33,12 @@ export function deriveKeys (secrets: readonly Buffer[], info: string): Buffer[] 
   return secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), info, 32)))
 }
 
-/** Strings up to this length are copied to bytes in JS when they are ASCII: cheaper than a call into C++. */
-const JS_COPY_MAX = 256
-
-/**
- * A scratch buffer, grown when a use needs more, with exact-length views
- * of its start kept for reuse (libsodium takes a message as a whole
- * buffer). Its users run synchronously to the end, so no call sees
- * another's bytes.
- */
-class Scratch {
-  buffer: Buffer
-  #views: Array<Buffer | undefined> = []
-
-  constructor (size: number) {
-    this.buffer = Buffer.alloc(size)
-  }
-
-  /** Makes room for `size` bytes. Call it before writing: it may replace `buffer`. */
-  reserve (size: number): Buffer {
-    if (size > this.buffer.length) {
-      this.buffer = Buffer.alloc(size * 2)
-      this.#views = []
-    }
-    return this.buffer
-  }
-
-  /** The first `length` bytes, as a view that is made once per length. */
-  view (length: number): Buffer {
-    let view = this.#views[length]
-    if (view === undefined) {
-      view = this.buffer.subarray(0, length)
-      this.#views[length] = view
-    }
-    return view
-  }
-}
-
 /** The UTF-8 bytes of one string at a time (the MAC's message, the payload's body). */
 const utf8 = new Scratch(1024)
-
-/**
- * Writes `text` as UTF-8 into `out` at `at` and returns the number of
- * bytes. `out` must have room for 3 bytes per UTF-16 unit of `text`.
- */
-export function writeUtf8 (text: string, out: Buffer, at: number): number {
-  const n = text.length
-  if (n <= JS_COPY_MAX) {
-    let i = 0
-    for (; i < n; i++) {
-      const c = text.charCodeAt(i)
-      if (c > 127) break
-      out[at + i] = c
-    }
-    if (i === n) return n
-  }
-  return out.write(text, at)
-}
 
 /** Writes `text` as UTF-8 at the start of `utf8.buffer` and returns the number of bytes. */
 function toUtf8 (text: string): number {
   return writeUtf8(text, utf8.reserve(text.length * 3), 0)
-}
-
-/** The base64url alphabet, by digit value. */
-const ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1')
-
-/** Writes the base64url text (no padding) of `source[0, n)` into `out` at `at`; returns the end. */
-function writeBase64url (source: Uint8Array, n: number, out: Uint8Array, at: number): number {
-  const A = ALPHABET
-  let i = 0
-  for (; i + 2 < n; i += 3) {
-    const v = (source[i] as number) << 16 | (source[i + 1] as number) << 8 | (source[i + 2] as number)
-    out[at++] = A[v >> 18] as number
-    out[at++] = A[v >> 12 & 63] as number
-    out[at++] = A[v >> 6 & 63] as number
-    out[at++] = A[v & 63] as number
-  }
-  if (n - i === 1) {
-    const v = source[i] as number
-    out[at++] = A[v >> 2] as number
-    out[at++] = A[(v & 3) << 4] as number
-  } else if (n - i === 2) {
-    const v = (source[i] as number) << 8 | (source[i + 1] as number)
-    out[at++] = A[v >> 10] as number
-    out[at++] = A[v >> 4 & 63] as number
-    out[at++] = A[(v & 15) << 2] as number
-  }
-  return at
-}
-
-/** Writes an ASCII string into `out` at `at`; returns the end. */
-function writeAscii (text: string, out: Uint8Array, at: number): number {
-  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i)
-  return at
-}
-
-/** The length of the base64url text (no padding) of `n` bytes. */
-function base64urlLength (n: number): number {
-  return Math.ceil(n * 4 / 3)
 }
 
 /** A MAC under one key: `sign` returns the tag as base64url, `verify` checks one in constant time. */
@@ -195,7 +103,7 @@ function base36Memo (): (n: number) => string {
 }
 
 /** Where a cookie value is built, byte by byte (it is ASCII). */
-const value = new Scratch(1024)
+const built = new Scratch(1024)
 
 /** Builds the signed codec for the given secrets (the first one signs). */
 export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
@@ -226,12 +134,12 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
       }
       const times = `.${createdText(created)}.${issuedText(issued)}`
       // The tag's 44 characters, its dot included, follow the signed part.
-      const out = value.reserve(head.length + 1 + base64urlLength(n) + times.length + 44)
+      const out = built.reserve(head.length + 1 + base64urlLength(n) + times.length + 44)
       let at = writeAscii(head, out, 0)
       out[at++] = 46 // '.'
       at = writeBase64url(source, n, out, at)
       at = writeAscii(times, out, at)
-      const tag = signer.tag(value.view(at))
+      const tag = signer.tag(built.view(at))
       out[at++] = 46
       at = writeBase64url(tag, tag.length, out, at)
       return out.toString('latin1', 0, at)
