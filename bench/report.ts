@@ -9,6 +9,17 @@
 import type { Variant } from './variants.js'
 import type { Route, Window } from './window.js'
 
+/** The re-run rule for windows with high steal (see `measure` in `bench/run.ts`), and what it did. */
+export interface StealRule {
+  /** Percent of the machine's CPU time. */
+  max: number
+  retries: number
+  /** Windows run again. */
+  reruns: number
+  /** Windows kept over the limit, after the retries. */
+  kept: number
+}
+
 /** What the report says about the run besides the numbers. */
 export interface RunInfo {
   node: string
@@ -19,6 +30,7 @@ export interface RunInfo {
   duration: number
   connections: number
   warmup: number
+  steal: StealRule
   loadBefore: string
   loadAfter: string
   /** Each variant's heap after the run, in bytes, after a full GC. */
@@ -137,6 +149,7 @@ export function markdown (info: RunInfo, windows: Window[], variants: Variant[],
     `- Node ${info.node}, ${info.cpu}; date ${info.date}`,
     `- Command: \`${info.command}\``,
     `- ${info.rounds} interleaved rounds × ${info.duration} s per route per variant, ${info.connections} connections, ${info.warmup} s warm-up per route per variant; medians over the rounds, (min–max) in brackets`,
+    `- Steal: a window during which the hypervisor took more than ${info.steal.max}% of the machine's CPU time is run again, up to ${info.steal.retries} times: ${info.steal.reruns} re-run, ${info.steal.kept} kept over the limit; the kept windows' steal, median (min–max): ${cell(stat(windows.map((w) => w.steal)), one, true)}%`,
     `- Load average before / after: ${info.loadBefore} / ${info.loadAfter}`,
     '',
     '## Per variant and route',

@@ -15,7 +15,8 @@
  * Flags: --rounds 7, --duration 2 (seconds per window), --connections 10,
  * --warmup 5 (seconds per route per variant: on a busy 2-core machine V8
  * keeps optimizing a server's hot code for several seconds of load, and a
- * window measured before that is not steady state), --variants a,b (default all),
+ * window measured before that is not steady state), --max-steal 3 and
+ * --retries 3 (see `measure`), --variants a,b (default all),
  * --routes read,write,untouched, --out bench/results/latest.md,
  * --json bench/results/latest.json, --profile (servers write CPU profiles
  * to bench/results/profiles/VARIANT.DATE.cpuprofile; read them with
@@ -29,10 +30,10 @@ import { parseArgs } from 'node:util'
 import { BUILD_DIR, ROOT, buildServer, removeBuild } from './build.js'
 import { runMemory } from './memory.js'
 import { startRedis } from '../soak/redis.js'
-import { markdown, type RunInfo } from './report.js'
+import { markdown, type RunInfo, type StealRule } from './report.js'
 import { heapUsed, startServer, stopServer, type Server } from './server-process.js'
 import { runOrder, selectVariants } from './variants.js'
-import { ROUTES, runWindow, type Route, type Window } from './window.js'
+import { ROUTES, runWindow, type Load, type Route, type Window } from './window.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -43,6 +44,10 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '2' },
     connections: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '5' },
+    // The hypervisor's steal, in percent of the machine's CPU time, above
+    // which a window is run again (see `measure`), and how many times.
+    'max-steal': { type: 'string', default: '3' },
+    retries: { type: 'string', default: '3' },
     variants: { type: 'string' },
     routes: { type: 'string', default: ROUTES.join(',') },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.md') },
@@ -86,6 +91,33 @@ function write (path: string, text: string): void {
   writeFileSync(path, text)
 }
 
+/**
+ * Runs one timed window, and runs it again (up to `retries` times) while
+ * the hypervisor took more than `maxSteal` percent of the machine's CPU
+ * time during it. This machine is a guest on a shared host, and a window
+ * with high steal measures the neighbours more than the servers. In two
+ * probes here (36 windows of bare, typed-signed and secure-session on
+ * /read), the windows with 7% to 17% steal cost the servers 25% to 45%
+ * more CPU per request than the same servers' windows under 2%, and those
+ * with about 30% steal twice as much, with the servers and the load
+ * client waiting for a CPU rather than using one. The rule looks only at
+ * the machine, never at a result, and the report counts the windows it
+ * re-ran. A window still over the limit after the retries is kept, and
+ * counted as such.
+ */
+async function measure (server: Server, route: Route, round: number, load: Load, steal: StealRule): Promise<Window> {
+  for (let attempt = 0; ; attempt++) {
+    const w = await runWindow(server, route, round, load)
+    if (w.steal <= steal.max || w.problems.length > 0) return w
+    if (attempt === steal.retries) {
+      steal.kept++
+      return w
+    }
+    steal.reruns++
+    log(`round ${round} /${route} ${server.name}: ${w.steal.toFixed(1)}% steal, over ${steal.max}%: run again`)
+  }
+}
+
 async function main (): Promise<boolean> {
   const variants = selectVariants(flags.variants ?? (flags.memory ? 'typed-signed' : undefined))
   const routes = flags.routes.split(',').map((r) => r.trim()) as Route[]
@@ -95,6 +127,7 @@ async function main (): Promise<boolean> {
   const load = { duration: number('duration', flags.duration, 0.1, false), connections: number('connections', flags.connections, 1) }
   const rounds = number('rounds', flags.rounds, 1)
   const warmup = number('warmup', flags.warmup, 0, false)
+  const steal: StealRule = { max: number('max-steal', flags['max-steal'], 0, false), retries: number('retries', flags.retries, 0), reruns: 0, kept: 0 }
   const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ')
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
@@ -136,9 +169,9 @@ async function main (): Promise<boolean> {
       const order = round % 2 === 1 ? servers : [...servers].reverse()
       for (const route of routes) {
         for (const server of order) {
-          const w = await runWindow(server, route, round, load)
+          const w = await measure(server, route, round, load, steal)
           windows.push(w)
-          log(`round ${round} /${route} ${server.name}: ${Math.round(w.rps)} req/s, ${w.cpuUs.toFixed(1)} µs CPU/req` +
+          log(`round ${round} /${route} ${server.name}: ${Math.round(w.rps)} req/s, ${w.cpuUs.toFixed(1)} µs CPU/req, ${w.steal.toFixed(1)}% steal` +
             (w.problems.length > 0 ? `, INVALID: ${w.problems.join('; ')}` : ''))
         }
       }
@@ -155,6 +188,7 @@ async function main (): Promise<boolean> {
       duration: load.duration,
       connections: load.connections,
       warmup,
+      steal: { max: steal.max, retries: steal.retries, reruns: steal.reruns, kept: steal.kept },
       loadBefore,
       loadAfter: loadavg().map((x) => x.toFixed(2)).join(' '),
       heap

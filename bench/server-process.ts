@@ -53,6 +53,22 @@ export function cpuTicks (pid: number): number {
   return Number(fields[14 - 3]) + Number(fields[15 - 3])
 }
 
+/** The whole machine's CPU time so far, in clock ticks, from the first line of `/proc/stat`. */
+export interface MachineTicks {
+  /** Time the hypervisor ran something else while this machine's CPUs had work (field 8, steal). */
+  steal: number
+  /** All the fields: user, nice, system, idle, iowait, irq, softirq, steal. */
+  total: number
+}
+
+/** Reads the machine's CPU times (see `MachineTicks`). */
+export function machineTicks (): MachineTicks {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] as string
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"; guest time is already in user.
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  return { steal: fields[7] ?? 0, total: fields.reduce((sum, x) => sum + x, 0) }
+}
+
 /** A response read outside the timed windows. */
 export interface Reply {
   status: number

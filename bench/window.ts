@@ -35,7 +35,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import autocannon from 'autocannon'
-import { CLK_TCK, cpuTicks, get, nextCookie, type Server } from './server-process.js'
+import { CLK_TCK, cpuTicks, get, machineTicks, nextCookie, type Server } from './server-process.js'
 
 /** The routes every variant answers. */
 export const ROUTES = ['read', 'write', 'untouched'] as const
@@ -62,6 +62,11 @@ export interface Window {
   p99: number
   /** The server's user + system CPU time per completed response, in µs. */
   cpuUs: number
+  /**
+   * The share of the machine's CPU time, in percent, that the hypervisor
+   * gave to other guests during the window (steal, from `/proc/stat`).
+   */
+  steal: number
   problems: string[]
 }
 
@@ -96,6 +101,9 @@ async function newSession (server: Server, start: number, problems: string[]): P
   return nextCookie(sent, reply.setCookie)
 }
 
+/** Windows run so far by this process: each window's sessions start from counters of their own. */
+let windowsRun = 0
+
 /** Runs one window and checks it. */
 export async function runWindow (server: Server, route: Route, round: number, load: Load): Promise<Window> {
   const problems: string[] = []
@@ -104,10 +112,12 @@ export async function runWindow (server: Server, route: Route, round: number, lo
   const chains: Chain[] = []
   let mismatched = 0
 
+  const serial = ++windowsRun
   if (route === 'write') {
     for (let i = 0; i < load.connections; i++) {
-      // Counters a billion apart: no two connections, in any window, ever hold the same session data.
-      const start = 1 + (round * load.connections + i) * 1e9
+      // Counters a billion apart: no two connections, in any window (a
+      // re-run one included), ever hold the same session data.
+      const start = 1 + (serial * load.connections + i) * 1e9
       chains.push({ cookie: await newSession(server, start, problems), last: start, ok: 0 })
     }
     let next = 0
@@ -139,9 +149,12 @@ export async function runWindow (server: Server, route: Route, round: number, lo
     options.expectBody = route === 'read' ? '1' : 'ok'
   }
 
+  const machineBefore = machineTicks()
   const before = cpuTicks(server.pid)
   const result = await autocannon(options)
   const after = cpuTicks(server.pid)
+  const machineAfter = machineTicks()
+  const elapsed = machineAfter.total - machineBefore.total
 
   const requests = result.requests.total
   if (requests === 0) problems.push('no request completed')
@@ -173,6 +186,7 @@ export async function runWindow (server: Server, route: Route, round: number, lo
     rps: requests / result.duration,
     p99: result.latency.p99,
     cpuUs: requests === 0 ? 0 : (after - before) / CLK_TCK * 1e6 / requests,
+    steal: elapsed === 0 ? 0 : 100 * (machineAfter.steal - machineBefore.steal) / elapsed,
     problems
   }
 }
