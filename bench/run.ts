@@ -92,9 +92,9 @@ function write (path: string, text: string): void {
 }
 
 /**
- * Runs one timed window, and runs it again (up to `retries` times) while
- * the hypervisor took more than `maxSteal` percent of the machine's CPU
- * time during it. This machine is a guest on a shared host, and a window
+ * Runs one timed window, and runs it again (up to `steal.retries` times)
+ * while the hypervisor took more than `steal.max` percent of the machine's
+ * CPU time during it. This machine is a guest on a shared host, and a window
  * with high steal measures the neighbours more than the servers. In two
  * probes here (36 windows of bare, typed-signed and secure-session on
  * /read), the windows with 7% to 17% steal cost the servers 25% to 45%
@@ -103,7 +103,7 @@ function write (path: string, text: string): void {
  * client waiting for a CPU rather than using one. The rule looks only at
  * the machine, never at a result, and the report counts the windows it
  * re-ran. A window still over the limit after the retries is kept, and
- * counted as such.
+ * counted as such. An invalid window is never run again: it is reported.
  */
 async function measure (server: Server, route: Route, round: number, load: Load, steal: StealRule): Promise<Window> {
   for (let attempt = 0; ; attempt++) {
