@@ -112,7 +112,7 @@ function encodePlain (value: Record<string, unknown>, stack: object[]): unknown 
  * Turns a value into its JSON-ready tagged form. Returns the value itself
  * when it needs no tag, so plain JSON data is not copied.
  */
-export function encode (value: unknown, stack: object[] = []): unknown {
+export function encode (value: unknown, stack?: object[]): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -122,7 +122,8 @@ export function encode (value: unknown, stack: object[] = []): unknown {
     case 'bigint':
       return { '~n': value.toString() }
     case 'object':
-      return value === null ? null : encodeObject(value, stack)
+      // The stack of enclosing objects (for cycles) is made only for an object.
+      return value === null ? null : encodeObject(value, stack ?? [])
     default:
       throw new UnserializableValue(`it is a ${typeof value}`)
   }
@@ -245,11 +246,6 @@ export function checkKey (key: string): void {
  * throws `FST_ERR_SESSION_UNSERIALIZABLE`, naming its key.
  */
 export function stringifyEntry (key: string, value: unknown): string {
-  // A string, a boolean, null or a finite number other than -0 is its own JSON, with no tag.
-  if (typeof value === 'string' || typeof value === 'boolean' || value === null ||
-    (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0))) {
-    return JSON.stringify(value)
-  }
   try {
     return JSON.stringify(encode(value))
   } catch (err) {
