@@ -121,8 +121,8 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
     // once: each call into C++ (a Buffer's write or toString) cost about
     // 0.4 µs inside a loaded server, and a seal made five of them.
     seal (body, permanent, created, issued) {
-      let source: Uint8Array = utf8.buffer
       let n = toUtf8(body)
+      let source: Uint8Array = utf8.buffer // after the write, which may replace the buffer
       let head = permanent ? '1p' : '1'
       if (body.length >= COMPRESS_FROM) {
         const deflated = deflateRawSync(utf8.view(n))
