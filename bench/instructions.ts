@@ -4,7 +4,7 @@
  * of the code (run it before and after a change) where `npm run bench`'s
  * CPU times are too noisy to tell a few percent apart.
  *
- *   npm run bench:instructions [-- --variants bare,typed-signed --routes read,write --requests 3000 --warmup 3000]
+ *   npm run bench:instructions [-- --variants bare,typed-signed --routes read,write,untouched --requests 3000 --warmup 3000]
  *
  * Each variant × route gets its own server process (the compiled server of
  * `bench/build.ts`) under `valgrind --tool=callgrind --instr-atstart=no`.
@@ -15,7 +15,8 @@
  * whole server process (Node's HTTP, Fastify, V8's compiler and GC, and
  * the plugin) divided by the requests. `/write` chains cookies as in
  * `bench/window.ts`, and every response is checked: `/read` must answer
- * "1", `/write` the previous counter plus one.
+ * "1", `/write` the previous counter plus one, `/untouched` "ok". The
+ * routes default to `/read` and `/write`.
  *
  * Counts repeat to within about 0.2% from run to run. They do not weigh an
  * instruction by its cost (a cache miss counts as one), and V8 still
@@ -33,6 +34,7 @@ import { parseArgs } from 'node:util'
 import { buildServer, removeBuild } from './build.js'
 import { get, nextCookie } from './server-process.js'
 import { selectVariants } from './variants.js'
+import { ROUTES } from './window.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -50,7 +52,9 @@ if (!Number.isInteger(requests) || requests < 1 || !Number.isInteger(warmup) || 
   throw new Error('--requests expects a whole number of at least 1, and --warmup one of at least 0')
 }
 const routes = flags.routes.split(',').map((r) => r.trim())
-for (const route of routes) if (route !== 'read' && route !== 'write') throw new Error(`Unknown route ${JSON.stringify(route)}; expected read or write`)
+for (const route of routes) {
+  if (!(ROUTES as readonly string[]).includes(route)) throw new Error(`Unknown route ${JSON.stringify(route)}; expected ${ROUTES.join(', ')}`)
+}
 if (spawnSync('valgrind', ['--version']).error !== undefined) {
   throw new Error('valgrind is not installed: install the Debian package valgrind (apt-get install -y valgrind)')
 }
@@ -64,8 +68,9 @@ function control (pid: number, ...args: string[]): void {
 async function send (port: number, agent: Agent, route: string, cookie: string, count: number, counter: { n: number }): Promise<string> {
   for (let i = 0; i < count; i++) {
     const reply = await get(port, `/${route}`, cookie, agent)
-    if (route === 'read') {
-      if (reply.status !== 200 || reply.body !== '1') throw new Error(`/read answered ${reply.status} ${JSON.stringify(reply.body)}`)
+    if (route !== 'write') {
+      const expected = route === 'read' ? '1' : 'ok'
+      if (reply.status !== 200 || reply.body !== expected) throw new Error(`/${route} answered ${reply.status} ${JSON.stringify(reply.body)}`)
     } else {
       if (reply.status !== 200 || reply.body !== String(counter.n + 1)) {
         throw new Error(`/write answered ${reply.status} ${JSON.stringify(reply.body)}, expected ${counter.n + 1}`)
@@ -124,7 +129,8 @@ try {
       process.stderr.write(`counting ${variant.name} /${route}\n`)
       const perRequest = await count(script, variant.name, route, dir)
       if (variant.name === 'bare') bare[route] = perRequest
-      const over = bare[route] === undefined || variant.name === 'bare' ? '–' : `+${Math.round(perRequest - bare[route]).toLocaleString('en')}`
+      const excess = bare[route] === undefined || variant.name === 'bare' ? undefined : Math.round(perRequest - bare[route])
+      const over = excess === undefined ? '–' : `${excess < 0 ? '−' : '+'}${Math.abs(excess).toLocaleString('en')}`
       rows.push(`| ${variant.name} | /${route} | ${Math.round(perRequest).toLocaleString('en')} | ${over} |`)
     }
   }
