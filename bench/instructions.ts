@@ -18,7 +18,10 @@
  * "1", `/write` the previous counter plus one, `/untouched` "ok". The
  * routes default to `/read` and `/write`.
  *
- * Counts repeat to within about 0.2% from run to run. They do not weigh an
+ * This plugin's rows repeat to within about 1% from run to run (often
+ * 0.2%); a variant that allocates much can move by more, with where its
+ * full GCs fall (secure-session's `/write` counted 160k in one run and
+ * 199k in two others). Counts do not weigh an
  * instruction by its cost (a cache miss counts as one), and V8 still
  * compiles during the counted requests, so compare versions with the same
  * flags rather than reading the count as time. Needs valgrind (Debian
