@@ -23,7 +23,6 @@ import { FORBIDDEN_KEYS, MalformedValue, UnserializableValue } from '../serializ
 /** The tag names Flask registers. A dict whose only key is one of them is escaped with `" di"`. */
 export const TAGS: ReadonlySet<string> = new Set([' di', ' t', ' b', ' m', ' u', ' d'])
 
-/** Keys refused at every level, as in the other formats (prototype pollution). */
 /**
  * The deepest nesting of JS containers written. Python's json gives up near
  * 1000 JSON levels, and a tag can add two (`" di"`), so what is written here
