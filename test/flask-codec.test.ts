@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import { deflateSync, inflateSync } from 'node:zlib'
+import fc from 'fast-check'
 import t from 'tap'
 import type { Session } from '../lib/index.js'
 import { deriveFlaskKeys, encodeTimestamp, flaskCodec, parseFlask, stringifyFlask } from '../lib/codecs/flask.js'
@@ -392,6 +393,41 @@ t.test("Flask's tags are untagged bottom-up, as Python's object_hook does", asyn
   }
   const year1 = parseFlaskJson('{" d":"Mon, 01 Jan 0001 00:00:00 GMT"}') as Date
   t.equal(year1.getUTCFullYear(), 1, 'the year 1 is not read as 1901')
+})
+
+/** The straightforward reading of an HTTP date (a Date's setters, then a round trip), against which parseHttpDate is held. */
+function referenceHttpDate (text: string): number | undefined {
+  const m = /^(?:Sun|Mon|Tue|Wed|Thu|Fri|Sat), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/.exec(text)
+  if (m === null) return undefined
+  const date = new Date(0)
+  date.setUTCFullYear(Number(m[3]), ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].indexOf(m[2] as string), Number(m[1]))
+  date.setUTCHours(Number(m[4]), Number(m[5]), Number(m[6]))
+  return date.toUTCString() === text && date.getUTCFullYear() >= 1 ? date.getTime() : undefined
+}
+
+t.test('an HTTP date is read by arithmetic exactly as a Date would read it back, and anything else is refused', async (t) => {
+  const two = (max: number): fc.Arbitrary<string> => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'))
+  const anyFields = fc.tuple(fc.constantFrom('Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'), two(39),
+    fc.constantFrom('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'),
+    fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(0, 1, 4, 100, 400, 1900, 2000, 2024, 2100, 9999)).map((y) => String(y).padStart(4, '0')),
+    two(29), two(69), two(69)).map(([w, d, mo, y, h, mi, s]) => `${w}, ${d} ${mo} ${y} ${h}:${mi}:${s} GMT`)
+  // Every second from year 1 to 9999 is a valid date, written as Flask writes it.
+  const valid = fc.integer({ min: -62135596800, max: 253402300799 }).map((s) => new Date(s * 1000).toUTCString())
+  const same = (text: string): boolean => {
+    const wanted = referenceHttpDate(text)
+    const found = thrown(() => parseHttpDate(text))
+    return wanted === undefined ? found instanceof MalformedValue : found === undefined && parseHttpDate(text).getTime() === wanted
+  }
+  for (const text of ['Thu, 29 Feb 2024 00:00:00 GMT', 'Thu, 29 Feb 2100 00:00:00 GMT', 'Tue, 29 Feb 2000 00:00:00 GMT',
+    'Mon, 01 Jan 0001 00:00:00 GMT', 'Sat, 01 Jan 0000 00:00:00 GMT', 'Fri, 31 Dec 1969 23:59:59 GMT', 'Thu, 01 Jan 1970 00:00:00 GMT',
+    'Sat, 31 Dec 9999 23:59:59 GMT', 'Fri, 31 Dec 9999 23:59:60 GMT', 'Fri, 31 Dec 9999 24:00:00 GMT', 'Tue, 02 Jan 2024 03:60:05 GMT',
+    'Mon, 00 Jan 2024 03:04:05 GMT', 'Wed, 31 Apr 2024 03:04:05 GMT',
+    // Days that do not exist, named with the weekday of the day they would roll over to.
+    'Mon, 29 Feb 2100 00:00:00 GMT', 'Thu, 29 Feb 1900 00:00:00 GMT', 'Wed, 31 Apr 2024 00:00:00 GMT', 'Fri, 30 Feb 2024 00:00:00 GMT']) {
+    t.ok(same(text), text)
+  }
+  t.ok(referenceHttpDate('Thu, 29 Feb 2024 00:00:00 GMT') !== undefined && referenceHttpDate('Thu, 29 Feb 2100 00:00:00 GMT') === undefined, 'the reference itself tells a leap day from none')
+  fc.assert(fc.property(fc.oneof(anyFields, valid), same), { numRuns: 20000 })
 })
 
 t.test('a malformed tag is refused', async (t) => {
