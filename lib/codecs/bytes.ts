@@ -18,8 +18,9 @@ export class Scratch {
   buffer: Buffer
   #views: Array<Buffer | undefined> = []
 
-  constructor (size: number) {
-    this.buffer = Buffer.alloc(size)
+  /** `size`: a new zeroed buffer of that many bytes; or a Buffer (a region of a larger one) to hand out views of. */
+  constructor (size: number | Buffer) {
+    this.buffer = typeof size === 'number' ? Buffer.alloc(size) : size
   }
 
   /** Makes room for `size` bytes. Call it before writing: it may replace `buffer`. */

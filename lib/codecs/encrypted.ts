@@ -64,7 +64,7 @@
  */
 import sodium from 'sodium-native'
 import { parseContent, stringifyContent } from '../serialize.js'
-import { writeUtf8 } from './bytes.js'
+import { Scratch, writeUtf8 } from './bytes.js'
 import { deriveKeys } from './signed.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
@@ -98,13 +98,12 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
   // `plain` the plaintext that open decrypts into. Decryption is not done
   // in place, because libsodium zeroes its output when the tag does not
   // match, and the next key of a rotation needs the ciphertext intact.
+  // Their views are made once per length: a view is an object, and most
+  // sessions use a few sizes.
   const blob = Buffer.alloc(MAX_BLOB)
-  const plain = Buffer.alloc(MAX_BLOB)
   const nonce = blob.subarray(0, NONCE)
-  // Views of the scratch space by padded size, each made the first time
-  // it is needed: a view is an object, and most sessions use a few sizes.
-  const plainViews: Array<Buffer | undefined> = []
-  const sealedViews: Array<Buffer | undefined> = []
+  const afterNonce = new Scratch(blob.subarray(NONCE))
+  const plain = new Scratch(MAX_BLOB)
 
   return {
     stringify: stringifyContent,
@@ -138,10 +137,9 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
       out.writeUIntBE(issued, NONCE + 5, 5)
       // Encrypted in place: libsodium allows the ciphertext to start where the plaintext does.
       const own = out === blob
-      const i = padded / BUCKET
       sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        own ? sealedViews[i] ??= blob.subarray(NONCE, size) : out.subarray(NONCE, size),
-        own ? plainViews[i] ??= blob.subarray(NONCE, NONCE + padded) : out.subarray(NONCE, NONCE + padded),
+        own ? afterNonce.view(padded + TAG) : out.subarray(NONCE, size),
+        own ? afterNonce.view(padded) : out.subarray(NONCE, NONCE + padded),
         permanent ? HEAD_PERMANENT : HEAD, null, own ? nonce : out.subarray(0, NONCE), sealKey)
       return `${permanent ? 'e2p' : 'e2'}.${out.toString('base64url', 0, size)}`
     },
@@ -157,8 +155,8 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
       // characters outside base64url, changed unused trailing bits.
       if (blob.toString('base64url', 0, size) !== text) return 'the value is not canonical base64url'
       const head = permanent ? HEAD_PERMANENT : HEAD
-      const sealed = blob.subarray(NONCE, size)
-      const plaintext = plain.subarray(0, size - NONCE - TAG)
+      const sealed = afterNonce.view(size - NONCE)
+      const plaintext = plain.view(size - NONCE - TAG)
       let keyIndex = 0
       for (; keyIndex < keys.length; keyIndex++) {
         try {
