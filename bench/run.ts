@@ -9,8 +9,8 @@
  * and the order is reversed every other round, so a compared pair is
  * measured seconds apart, each first in half the rounds. The report
  * (`bench/report.ts`) gives medians over the rounds; it is printed to
- * stdout and written to `--out`, and the raw windows to `--json`. Progress goes to stderr. The exit code is 1 when
- * any window is invalid.
+ * stdout and written to `--out`, and the raw windows to `--json`.
+ * Progress goes to stderr. The exit code is 1 when any window is invalid.
  *
  * Flags: --rounds 7, --duration 2 (seconds per window), --connections 10,
  * --warmup 5 (seconds per route per variant: on a busy 2-core machine V8
@@ -188,7 +188,7 @@ async function main (): Promise<boolean> {
       duration: load.duration,
       connections: load.connections,
       warmup,
-      steal: { max: steal.max, retries: steal.retries, reruns: steal.reruns, kept: steal.kept },
+      steal,
       loadBefore,
       loadAfter: loadavg().map((x) => x.toFixed(2)).join(' '),
       heap

@@ -101,8 +101,8 @@ async function newSession (server: Server, start: number, problems: string[]): P
   return nextCookie(sent, reply.setCookie)
 }
 
-/** Windows run so far by this process: each window's sessions start from counters of their own. */
-let windowsRun = 0
+/** `/write` windows run so far by this process: each one's sessions start from counters of their own. */
+let writeWindowsRun = 0
 
 /** Runs one window and checks it. */
 export async function runWindow (server: Server, route: Route, round: number, load: Load): Promise<Window> {
@@ -112,8 +112,8 @@ export async function runWindow (server: Server, route: Route, round: number, lo
   const chains: Chain[] = []
   let mismatched = 0
 
-  const serial = ++windowsRun
   if (route === 'write') {
+    const serial = ++writeWindowsRun
     for (let i = 0; i < load.connections; i++) {
       // Counters a billion apart: no two connections, in any window (a
       // re-run one included), ever hold the same session data.
