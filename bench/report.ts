@@ -27,13 +27,15 @@ export interface RunInfo {
   command: string
   date: string
   rounds: number
+  /** Server processes per variant, taking the rounds in turn. */
+  replicas: number
   duration: number
   connections: number
   warmup: number
   steal: StealRule
   loadBefore: string
   loadAfter: string
-  /** Each variant's heap after the run, in bytes, after a full GC. */
+  /** Each variant's heap after the run, in bytes, after a full GC (the largest of its processes). */
   heap: Record<string, number>
 }
 
@@ -148,7 +150,7 @@ export function markdown (info: RunInfo, windows: Window[], variants: Variant[],
     '',
     `- Node ${info.node}, ${info.cpu}; date ${info.date}`,
     `- Command: \`${info.command}\``,
-    `- ${info.rounds} interleaved rounds × ${info.duration} s per route per variant, ${info.connections} connections, ${info.warmup} s warm-up per route per variant; medians over the rounds, (min–max) in brackets`,
+    `- ${info.rounds} interleaved rounds × ${info.duration} s per route per variant, ${info.connections} connections; ${info.replicas} server ${info.replicas === 1 ? 'process' : 'processes'} per variant, round r measuring process (r − 1) mod ${info.replicas}; ${info.warmup} s warm-up per route per process; medians over the rounds, (min–max) in brackets`,
     `- Steal: a window during which the hypervisor took more than ${info.steal.max}% of the machine's CPU time is run again, up to ${info.steal.retries} times: ${info.steal.reruns} re-run, ${info.steal.kept} kept over the limit; the kept windows' steal, median (min–max): ${cell(stat(windows.map((w) => w.steal)), one, true)}%`,
     `- Load average before / after: ${info.loadBefore} / ${info.loadAfter}`,
     '',
@@ -172,7 +174,7 @@ export function markdown (info: RunInfo, windows: Window[], variants: Variant[],
     out.push('', '## Targets (issues 3, 4 and 5), each measured in this run', '',
       '| variant | target | limit | measured median (min–max) | |', '|---|---|---|---|---|', ...targets)
   }
-  out.push('', '## Server heap after the run (after a full GC)', '', '| variant | heapUsed MB |', '|---|---|')
+  out.push('', '## Server heap after the run (after a full GC; the largest of each variant\'s processes)', '', '| variant | heapUsed MB |', '|---|---|')
   for (const variant of variants) {
     const heap = info.heap[variant.name]
     out.push(`| ${variant.name} | ${heap === undefined ? '–' : (heap / 2 ** 20).toFixed(1)} |`)

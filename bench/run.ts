@@ -2,7 +2,8 @@
  * The benchmark harness: `npm run bench [-- flags]`.
  *
  * Every variant (`bench/variants.ts`) runs as its own server process,
- * precompiled (`bench/build.ts`), started before any timing. After a
+ * precompiled (`bench/build.ts`), started before any timing, and as
+ * several processes (`--replicas`) that take the rounds in turn. After a
  * warm-up, the variants take turns in interleaved rounds: in each round,
  * for each route, every variant gets one timed window. Each row of ours
  * runs right next to the rows its targets compare it with (`runOrder`),
@@ -12,8 +13,9 @@
  * stdout and written to `--out`, and the raw windows to `--json`.
  * Progress goes to stderr. The exit code is 1 when any window is invalid.
  *
- * Flags: --rounds 7, --duration 2 (seconds per window), --connections 10,
- * --warmup 5 (seconds per route per variant: on a busy 2-core machine V8
+ * Flags: --rounds 9, --duration 2 (seconds per window), --connections 10,
+ * --replicas 3 (server processes per variant; see `replicas` below),
+ * --warmup 4 (seconds per route per process: on a busy 2-core machine V8
  * keeps optimizing a server's hot code for several seconds of load, and a
  * window measured before that is not steady state), --max-steal 3 and
  * --retries 3 (see `measure`), --variants a,b (default all),
@@ -40,10 +42,21 @@ const { values: flags } = parseArgs({
     // Many short windows rather than a few long ones: this shared machine's
     // speed drifts over seconds, and a median of 7 paired rounds is steadier
     // than a median of 3 with the same total time.
-    rounds: { type: 'string', default: '7' },
+    rounds: { type: 'string', default: '9' },
     duration: { type: 'string', default: '2' },
     connections: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '5' },
+    // Each variant runs as this many server processes, and round r measures
+    // process (r - 1) mod replicas. On this machine one process of a server
+    // can be persistently slower than another process of the same server,
+    // for its whole life: in two probes of six processes each, measured in
+    // turn in eight 1-s windows, one secure-session process had a median of
+    // 39 µs of CPU per /write and two others 56-57 µs, beside one another
+    // in the same seconds; six typed-encrypted processes gave 29-43 µs.
+    // With one process per variant, a run's ratios carried that luck of the
+    // draw whole. Three processes, each measured in a third of the rounds,
+    // let the median set one unlucky process aside.
+    replicas: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '4' },
     // The hypervisor's steal, in percent of the machine's CPU time, above
     // which a window is run again (see `measure`), and how many times.
     'max-steal': { type: 'string', default: '3' },
@@ -114,12 +127,14 @@ async function measure (server: Server, route: Route, round: number, load: Load,
       return w
     }
     steal.reruns++
-    log(`round ${round} /${route} ${server.name}: ${w.steal.toFixed(1)}% steal, over ${steal.max}%: run again`)
+    log(`round ${round} /${route} ${server.name} #${server.replica}: ${w.steal.toFixed(1)}% steal, over ${steal.max}%: run again`)
   }
 }
 
 async function main (): Promise<boolean> {
   const variants = selectVariants(flags.variants ?? (flags.memory ? 'typed-signed' : undefined))
+  // The memory check follows one process of each variant.
+  const replicas = flags.memory ? 1 : number('replicas', flags.replicas, 1)
   const routes = flags.routes.split(',').map((r) => r.trim()) as Route[]
   for (const route of routes) {
     if (!ROUTES.includes(route)) throw new Error(`Unknown route ${JSON.stringify(route)}; expected ${ROUTES.join(', ')}`)
@@ -131,23 +146,35 @@ async function main (): Promise<boolean> {
   const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ')
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  const nodeArgs = (name: string): string[] => flags.profile
-    ? ['--expose-gc', '--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench', 'results', 'profiles'), '--cpu-prof-name', `${name}.${stamp}.cpuprofile`]
+  const nodeArgs = (name: string, replica: number): string[] => flags.profile
+    ? ['--expose-gc', '--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench', 'results', 'profiles'), '--cpu-prof-name', `${name}.${replica}.${stamp}.cpuprofile`]
     : ['--expose-gc']
 
-  const servers: Server[] = []
+  // Each variant's processes, in the run order.
+  const servers: Server[][] = []
   const redis = variants.some((v) => v.redis === true) ? await startRedis() : undefined
   // The servers inherit the environment: the Redis rows connect to this URL.
   if (redis !== undefined) process.env.REDIS_URL = `redis://127.0.0.1:${redis.port}`
   try {
     log('compiling lib/ and bench/ to ' + relative(ROOT, BUILD_DIR))
     const script = buildServer()
-    for (const variant of runOrder(variants)) servers.push(await startServer(script, variant, nodeArgs(variant.name)))
+    // Started all at once (no timing runs yet); each variant's processes
+    // are grouped, in the run order. Those that did start are stopped below
+    // even when another one fails.
+    const order = runOrder(variants)
+    const started = await Promise.allSettled(order.flatMap((variant) =>
+      Array.from({ length: replicas }, async (_, replica) => await startServer(script, variant, nodeArgs(variant.name, replica), replica))))
+    for (const [i, result] of started.entries()) {
+      if (i % replicas === 0) servers.push([])
+      if (result.status === 'fulfilled') servers[servers.length - 1]?.push(result.value)
+    }
+    const failed = started.find((result) => result.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
     if (flags.memory) {
       const requests = number('requests', flags.requests, 2)
       const baseline = number('baseline', flags.baseline, 1)
       if (baseline >= requests) throw new Error(`--baseline (${baseline}) must be below --requests (${requests})`)
-      return await runMemory(servers, {
+      return await runMemory(servers.map((own) => own[0] as Server), {
         connections: load.connections,
         requests,
         sessions: number('sessions', flags.sessions, 1),
@@ -159,25 +186,28 @@ async function main (): Promise<boolean> {
     }
 
     if (warmup > 0) {
-      log(`warming up: ${warmup} s per route per variant`)
-      for (const server of servers) {
+      log(`warming up: ${warmup} s per route per process, ${replicas} per variant`)
+      for (const server of servers.flat()) {
         for (const route of routes) await runWindow(server, route, 0, { ...load, duration: warmup })
       }
     }
     const windows: Window[] = []
     for (let round = 1; round <= rounds; round++) {
-      const order = round % 2 === 1 ? servers : [...servers].reverse()
+      const replica = (round - 1) % replicas
+      const turn = servers.map((own) => own[replica] as Server)
+      const order = round % 2 === 1 ? turn : turn.reverse()
       for (const route of routes) {
         for (const server of order) {
           const w = await measure(server, route, round, load, steal)
           windows.push(w)
-          log(`round ${round} /${route} ${server.name}: ${Math.round(w.rps)} req/s, ${w.cpuUs.toFixed(1)} µs CPU/req, ${w.steal.toFixed(1)}% steal` +
+          log(`round ${round} /${route} ${server.name} #${replica}: ${Math.round(w.rps)} req/s, ${w.cpuUs.toFixed(1)} µs CPU/req, ${w.steal.toFixed(1)}% steal` +
             (w.problems.length > 0 ? `, INVALID: ${w.problems.join('; ')}` : ''))
         }
       }
     }
+    // The largest heap of each variant's processes.
     const heap: Record<string, number> = {}
-    for (const server of servers) heap[server.name] = await heapUsed(server.port)
+    for (const server of servers.flat()) heap[server.name] = Math.max(heap[server.name] ?? 0, await heapUsed(server.port))
 
     const info: RunInfo = {
       node: process.version,
@@ -185,6 +215,7 @@ async function main (): Promise<boolean> {
       command: command(),
       date: new Date().toISOString(),
       rounds,
+      replicas,
       duration: load.duration,
       connections: load.connections,
       warmup,
@@ -199,7 +230,7 @@ async function main (): Promise<boolean> {
     write(flags.json, JSON.stringify({ info, windows }, null, 2) + '\n')
     return windows.every((w) => w.problems.length === 0)
   } finally {
-    for (const server of servers) await stopServer(server)
+    for (const server of servers.flat()) await stopServer(server)
     await redis?.stop()
     removeBuild()
   }

@@ -15,6 +15,8 @@ export const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim())
 /** A running benchmark server. */
 export interface Server {
   name: string
+  /** Which of the variant's server processes this is, from 0 (see `--replicas` in `bench/run.ts`). */
+  replica: number
   /** Where the variant keeps the counter (see `Variant.state`). */
   state: Variant['state']
   port: number
@@ -22,8 +24,8 @@ export interface Server {
   child: ChildProcess
 }
 
-/** Starts `node [nodeArgs] script variant 0` and waits for the port it prints. */
-export async function startServer (script: string, variant: Variant, nodeArgs: string[]): Promise<Server> {
+/** Starts `node [nodeArgs] script variant 0` as the variant's process number `replica`, and waits for the port it prints. */
+export async function startServer (script: string, variant: Variant, nodeArgs: string[], replica = 0): Promise<Server> {
   const { name, state } = variant
   const child = spawn(process.execPath, [...nodeArgs, script, name, '0'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
@@ -33,7 +35,7 @@ export async function startServer (script: string, variant: Variant, nodeArgs: s
   })
   child.removeAllListeners('exit')
   lines.close()
-  return { name, state, port, pid: child.pid as number, child }
+  return { name, replica, state, port, pid: child.pid as number, child }
 }
 
 /** Stops a server and waits for it to exit. */

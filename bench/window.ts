@@ -51,6 +51,8 @@ export interface Load {
 /** What one window measured, and why it is not valid when `problems` is not empty. */
 export interface Window {
   variant: string
+  /** Which of the variant's server processes was measured (`Server.replica`). */
+  replica: number
   route: Route
   round: number
   /** Completed responses. */
@@ -179,6 +181,7 @@ export async function runWindow (server: Server, route: Route, round: number, lo
   }
   return {
     variant: server.name,
+    replica: server.replica,
     route,
     round,
     requests,

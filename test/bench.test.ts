@@ -1,7 +1,9 @@
 /**
  * The benchmark harness runs: a tiny real run (one round of about 1 s per
  * route per variant, 2 connections) in a child process, which must be
- * valid and report every variant and route. It never asserts speed.
+ * valid and report every variant and route, and a smaller one that shows
+ * the rounds taking each variant's server processes in turn. It never
+ * asserts speed.
  *
  * The child, and the servers it starts, are kept out of this suite's
  * coverage: what is asserted is the harness's own verdict on its run, and
@@ -41,6 +43,8 @@ async function harness (args: string[]): Promise<Run> {
 
 interface Window {
   variant: string
+  replica: number
+  round: number
   route: string
   requests: number
   steal: number
@@ -52,7 +56,8 @@ t.test('a tiny run of every variant and route is valid and reports each of them'
   const out = join(dir, 'latest.md')
   const json = join(dir, 'latest.json')
   // No re-runs for a window with high steal: a busy CI host must not stretch the run past the timeout.
-  const run = await harness(['--rounds', '1', '--duration', '1', '--connections', '2', '--warmup', '0', '--retries', '0', '--out', out, '--json', json])
+  // Two processes per variant, so that starting them all at once is part of the run; round 1 measures the first.
+  const run = await harness(['--rounds', '1', '--replicas', '2', '--duration', '1', '--connections', '2', '--warmup', '0', '--retries', '0', '--out', out, '--json', json])
   t.equal(run.code, 0, 'the harness exits with 0, which it does only when every window is valid', { stderr: run.stderr })
 
   const { windows } = JSON.parse(readFileSync(json, 'utf8')) as { windows: Window[] }
@@ -60,7 +65,7 @@ t.test('a tiny run of every variant and route is valid and reports each of them'
   for (const variant of VARIANTS) {
     for (const route of ROUTES) {
       const mine = windows.filter((w) => w.variant === variant && w.route === route)
-      t.equal(mine.length, 1, `${variant} /${route} has one window`)
+      t.same(mine.map((w) => w.replica), [0], `${variant} /${route} has one window, on its first process`)
       t.same(mine[0]?.problems, [], `${variant} /${route}: every response was 2xx and its body or counter was right`)
       t.ok((mine[0]?.requests ?? 0) > 0, `${variant} /${route} completed requests`)
     }
@@ -76,11 +81,28 @@ t.test('a tiny run of every variant and route is valid and reports each of them'
       t.match(table, row, `the table has a row with numbers for ${variant} /${route}`)
     }
   }
-  t.match(table, /^- Command: `node --import tsx bench\/run\.ts --rounds 1 /m, 'the report gives the command line')
+  t.match(table, /^- Command: `node --import tsx bench\/run\.ts --rounds 1 --replicas 2 /m, 'the report gives the command line')
+  t.match(table, /^- 1 interleaved rounds × 1 s per route per variant, 2 connections; 2 server processes per variant, round r measuring process \(r − 1\) mod 2; /m,
+    'the report says how the rounds are spread over the processes')
   t.match(table, /^- Node v\d+\.\d+\.\d+, .+, \d+ cores; date /m, 'the report gives the Node version and the CPU')
   t.match(table, /^- Steal: a window during which the hypervisor took more than 3% of the machine's CPU time is run again, up to 0 times: 0 re-run, \d+ kept over the limit; /m,
     'the report gives the steal rule and what it did')
   for (const w of windows) t.ok(w.steal >= 0 && w.steal <= 100, `${w.variant} /${w.route}: its steal is a share of the machine's CPU time`)
+})
+
+t.test('the rounds take each variant\'s server processes in turn', async (t) => {
+  const dir = t.testdir()
+  const json = join(dir, 'latest.json')
+  const run = await harness(['--variants', 'bare,typed-signed', '--routes', 'read,write', '--rounds', '3', '--replicas', '2', '--duration', '0.5',
+    '--connections', '2', '--warmup', '0', '--retries', '0', '--out', join(dir, 'latest.md'), '--json', json])
+  t.equal(run.code, 0, 'every window is valid', { stderr: run.stderr })
+  const { windows } = JSON.parse(readFileSync(json, 'utf8')) as { windows: Window[] }
+  for (const variant of ['bare', 'typed-signed']) {
+    for (const route of ['read', 'write']) {
+      const mine = windows.filter((w) => w.variant === variant && w.route === route)
+      t.same(mine.map((w) => [w.round, w.replica]), [[1, 0], [2, 1], [3, 0]], `${variant} /${route}: rounds 1, 2 and 3 measure processes 0, 1 and 0`)
+    }
+  }
 })
 
 t.test('the memory mode loads many distinct cookies and reports the heap growth', async (t) => {
