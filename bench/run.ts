@@ -40,8 +40,9 @@ import { ROUTES, runWindow, type Load, type Route, type Window } from './window.
 const { values: flags } = parseArgs({
   options: {
     // Many short windows rather than a few long ones: this shared machine's
-    // speed drifts over seconds, and a median of 7 paired rounds is steadier
-    // than a median of 3 with the same total time.
+    // speed drifts over seconds, and a median of many paired rounds is
+    // steadier than a median of a few long ones with the same total time.
+    // 9 is a multiple of --replicas, so each process takes as many rounds.
     rounds: { type: 'string', default: '9' },
     duration: { type: 'string', default: '2' },
     connections: { type: 'string', default: '10' },
