@@ -61,7 +61,8 @@ export interface Row {
   ratios: Record<string, Stat | undefined>
 }
 
-function stat (values: number[]): Stat | undefined {
+/** The median of some values, with their min and max; undefined when there are none. */
+export function stat (values: number[]): Stat | undefined {
   if (values.length === 0) return undefined
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1

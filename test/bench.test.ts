@@ -13,7 +13,7 @@
  * env sets `_TAPJS_PROCESSINFO_COVERAGE_=0` (and drops NODE_V8_COVERAGE).
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -28,17 +28,22 @@ interface Run {
   stderr: string
 }
 
-/** Runs the harness as `npm run bench` does, outside tap's coverage. */
-async function harness (args: string[]): Promise<Run> {
+/** Runs a script of `bench/` as its npm script does, outside tap's coverage. */
+async function tool (script: string, args: string[]): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
   delete env.NODE_V8_COVERAGE
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, env })
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const code = await new Promise<number | null>((resolve) => { child.on('close', resolve) })
   return { code, stdout, stderr }
+}
+
+/** Runs the harness as `npm run bench` does. */
+async function harness (args: string[]): Promise<Run> {
+  return await tool('bench/run.ts', args)
 }
 
 interface Window {
@@ -103,6 +108,37 @@ t.test('the rounds take each variant\'s server processes in turn', async (t) => 
       t.same(mine.map((w) => [w.round, w.replica]), [[1, 0], [2, 1], [3, 0]], `${variant} /${route}: rounds 1, 2 and 3 measure processes 0, 1 and 0`)
     }
   }
+})
+
+/** A window of a made-up run, for the pooling tool. */
+function made (variant: string, round: number, rps: number, problems: string[] = []): object {
+  return { variant, replica: 0, route: 'write', round, requests: rps, duration: 1, rps, p99: 1, cpuUs: 1e6 / rps, steal: 0, problems }
+}
+
+t.test('bench:pool pools the rounds of several runs, with the same interval every time', async (t) => {
+  const dir = t.testdir()
+  const write = (name: string, windows: object[]): string => {
+    const path = join(dir, name)
+    writeFileSync(path, JSON.stringify({ windows }))
+    return path
+  }
+  // typed-encrypted ÷ secure-session on /write: 1.1, 1.3 and 1.5 in one run, 1.2 and 1.4 in the other.
+  const a = write('a.json', [100, 100, 100].flatMap((ss, i) => [made('secure-session', i + 1, ss), made('typed-encrypted', i + 1, [110, 130, 150][i] as number)]))
+  const b = write('b.json', [made('secure-session', 1, 100), made('typed-encrypted', 1, 120), made('secure-session', 2, 100), made('typed-encrypted', 2, 140)])
+  const first = await tool('bench/pool.ts', [a, b])
+  t.equal(first.code, 0, 'it succeeds', { stderr: first.stderr })
+  const row = /^\| typed-encrypted \| \/write req\/s ÷ secure-session \| ≥ 1\.20× \| 5 \| 1\.30 \((\d\.\d\d)–(\d\.\d\d)\) \| (\d+\.\d)% \|$/m.exec(first.stdout)
+  t.ok(row, 'the row pools the 5 rounds of both runs, with their median 1.30', { stdout: first.stdout })
+  const [low, high, missing] = (row ?? []).slice(1).map(Number) as [number, number, number]
+  t.ok(low >= 1.1 && low <= 1.3 && high >= 1.3 && high <= 1.5, `the interval ${low}–${high} holds the median, within the values`)
+  t.ok(missing > 0 && missing < 50, `some resamples, but not most, have a median under 1.20 (the 1.1 round): ${missing}%`)
+  t.match(first.stdout, /^\| typed-memory \| \/write req\/s ÷ fastify-session \| ≥ 2\.00× \| 0 \| n\/a \| \|$/m, 'a target with no rounds says so')
+  t.equal((await tool('bench/pool.ts', [a, b])).stdout, first.stdout, 'the same runs give the same figures')
+
+  const bad = write('bad.json', [made('secure-session', 1, 100), made('typed-encrypted', 1, 120, ['a wrong counter'])])
+  const refused = await tool('bench/pool.ts', [a, bad])
+  t.not(refused.code, 0, 'runs with an invalid window are refused')
+  t.match(refused.stderr, /1 window\(s\) of these runs are invalid/, 'and the error says why')
 })
 
 t.test('the memory mode loads many distinct cookies and reports the heap growth', async (t) => {
