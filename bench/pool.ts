@@ -15,7 +15,7 @@
  * how often a median of that many rounds would miss it.
  */
 import { readFileSync } from 'node:fs'
-import { stat } from './report.js'
+import { pairedValues, stat } from './report.js'
 import { VARIANTS } from './variants.js'
 import type { Route, Window } from './window.js'
 
@@ -40,17 +40,9 @@ function generator (): () => number {
   }
 }
 
-/** The per-round values of `value(x, y)` for `a`'s windows of `route` against `b`'s of the same round, in every run. */
+/** The per-round values of `value(a's window, b's window)` on `route`, in every run. */
 function rounds (runs: Window[][], a: string, b: string, route: Route, value: (x: Window, y: Window) => number): number[] {
-  const values: number[] = []
-  for (const windows of runs) {
-    for (const x of windows) {
-      if (x.variant !== a || x.route !== route) continue
-      const y = windows.find((w) => w.variant === b && w.route === route && w.round === x.round)
-      if (y !== undefined) values.push(value(x, y))
-    }
-  }
-  return values
+  return runs.flatMap((windows) => pairedValues(windows, a, b, route, value) ?? [])
 }
 
 function targets (runs: Window[][]): Pooled[] {

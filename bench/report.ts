@@ -70,8 +70,11 @@ export function stat (values: number[]): Stat | undefined {
   return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number }
 }
 
-/** Pairs two variants' windows of one route by round; undefined when either side is invalid. */
-function paired (windows: Window[], a: string, b: string, route: Route, value: (x: Window, y: Window) => number): Stat | undefined {
+/**
+ * Pairs two variants' windows of one route by round: `value(a's, b's)` for
+ * each round that has both; undefined when either side is invalid.
+ */
+export function pairedValues (windows: Window[], a: string, b: string, route: Route, value: (x: Window, y: Window) => number): number[] | undefined {
   const mine = windows.filter((w) => w.variant === a && w.route === route)
   const theirs = windows.filter((w) => w.variant === b && w.route === route)
   if (mine.length === 0 || theirs.length === 0 || [...mine, ...theirs].some((w) => w.problems.length > 0)) return undefined
@@ -80,7 +83,13 @@ function paired (windows: Window[], a: string, b: string, route: Route, value: (
     const y = theirs.find((w) => w.round === x.round)
     if (y !== undefined) values.push(value(x, y))
   }
-  return stat(values)
+  return values
+}
+
+/** The median (and spread) of `pairedValues`. */
+function paired (windows: Window[], a: string, b: string, route: Route, value: (x: Window, y: Window) => number): Stat | undefined {
+  const values = pairedValues(windows, a, b, route, value)
+  return values === undefined ? undefined : stat(values)
 }
 
 /** Summarises the windows, one row per (route, variant). */
