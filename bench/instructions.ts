@@ -37,7 +37,7 @@ import { parseArgs } from 'node:util'
 import { buildServer, removeBuild } from './build.js'
 import { get, nextCookie } from './server-process.js'
 import { selectVariants } from './variants.js'
-import { ROUTES } from './window.js'
+import { parseRoutes } from './window.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,10 +54,7 @@ const warmup = Number(flags.warmup)
 if (!Number.isInteger(requests) || requests < 1 || !Number.isInteger(warmup) || warmup < 0) {
   throw new Error('--requests expects a whole number of at least 1, and --warmup one of at least 0')
 }
-const routes = flags.routes.split(',').map((r) => r.trim())
-for (const route of routes) {
-  if (!(ROUTES as readonly string[]).includes(route)) throw new Error(`Unknown route ${JSON.stringify(route)}; expected ${ROUTES.join(', ')}`)
-}
+const routes = parseRoutes(flags.routes)
 if (spawnSync('valgrind', ['--version']).error !== undefined) {
   throw new Error('valgrind is not installed: install the Debian package valgrind (apt-get install -y valgrind)')
 }

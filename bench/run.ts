@@ -35,7 +35,7 @@ import { startRedis } from '../soak/redis.js'
 import { markdown, type RunInfo, type StealRule } from './report.js'
 import { heapUsed, startServer, stopServer, type Server } from './server-process.js'
 import { runOrder, selectVariants } from './variants.js'
-import { ROUTES, runWindow, type Load, type Route, type Window } from './window.js'
+import { parseRoutes, ROUTES, runWindow, type Load, type Route, type Window } from './window.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -136,10 +136,7 @@ async function main (): Promise<boolean> {
   const variants = selectVariants(flags.variants ?? (flags.memory ? 'typed-signed' : undefined))
   // The memory check follows one process of each variant.
   const replicas = flags.memory ? 1 : number('replicas', flags.replicas, 1)
-  const routes = flags.routes.split(',').map((r) => r.trim()) as Route[]
-  for (const route of routes) {
-    if (!ROUTES.includes(route)) throw new Error(`Unknown route ${JSON.stringify(route)}; expected ${ROUTES.join(', ')}`)
-  }
+  const routes = parseRoutes(flags.routes)
   const load = { duration: number('duration', flags.duration, 0.1, false), connections: number('connections', flags.connections, 1) }
   const rounds = number('rounds', flags.rounds, 1)
   const warmup = number('warmup', flags.warmup, 0, false)

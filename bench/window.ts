@@ -41,6 +41,15 @@ import { CLK_TCK, cpuTicks, get, machineTicks, nextCookie, type Server } from '.
 export const ROUTES = ['read', 'write', 'untouched'] as const
 export type Route = typeof ROUTES[number]
 
+/** Reads a `--routes` list (`read,write`); throws on a name that is not a route. */
+export function parseRoutes (list: string): Route[] {
+  return list.split(',').map((name) => {
+    const route = ROUTES.find((r) => r === name.trim())
+    if (route === undefined) throw new Error(`Unknown route ${JSON.stringify(name.trim())}; expected ${ROUTES.join(', ')}`)
+    return route
+  })
+}
+
 /** The load's settings. */
 export interface Load {
   /** Seconds. */
