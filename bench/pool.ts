@@ -15,21 +15,11 @@
  * how often a median of that many rounds would miss it.
  */
 import { readFileSync } from 'node:fs'
-import { pairedValues, stat } from './report.js'
+import { pairedValues, stat, targetsOf } from './report.js'
 import { VARIANTS } from './variants.js'
-import type { Route, Window } from './window.js'
+import { ROUTES, type Window } from './window.js'
 
 const RESAMPLES = 5000
-
-/** One target's pooled rounds. */
-interface Pooled {
-  variant: string
-  target: string
-  limit: string
-  values: number[]
-  /** True when a value meets the limit. */
-  meets: (value: number) => boolean
-}
 
 /** A small seeded generator (a linear congruential one): the same draws on every run. */
 function generator (): () => number {
@@ -38,39 +28,6 @@ function generator (): () => number {
     state = (state * 1103515245 + 12345) % 2147483648
     return state / 2147483648
   }
-}
-
-/** The per-round values of `value(a's window, b's window)` on `route`, in every run. */
-function rounds (runs: Window[][], a: string, b: string, route: Route, value: (x: Window, y: Window) => number): number[] {
-  return runs.flatMap((windows) => pairedValues(windows, a, b, route, value) ?? [])
-}
-
-function targets (runs: Window[][]): Pooled[] {
-  const pooled: Pooled[] = []
-  for (const variant of VARIANTS) {
-    const { excess = {}, ratios = [] } = variant.targets ?? {}
-    for (const [route, limit] of Object.entries(excess) as Array<[Route, number]>) {
-      pooled.push({
-        variant: variant.name,
-        target: `/${route} CPU over bare`,
-        limit: `≤ ${limit} µs`,
-        values: rounds(runs, variant.name, 'bare', route, (x, y) => x.cpuUs - y.cpuUs),
-        meets: (value) => value <= limit
-      })
-    }
-    for (const { peer, min, routes } of ratios) {
-      for (const route of routes) {
-        pooled.push({
-          variant: variant.name,
-          target: `/${route} req/s ÷ ${peer}`,
-          limit: `≥ ${min.toFixed(2)}×`,
-          values: rounds(runs, variant.name, peer, route, (x, y) => x.rps / y.rps),
-          meets: (value) => value >= min
-        })
-      }
-    }
-  }
-  return pooled
 }
 
 function main (files: string[]): string {
@@ -85,10 +42,12 @@ function main (files: string[]): string {
     '|---|---|---|---|---|---|'
   ]
   const random = generator()
-  for (const { variant, target, limit, values, meets } of targets(runs)) {
+  for (const { variant, route, other, name, limit, value, meets, number } of targetsOf(VARIANTS, ROUTES)) {
+    // Each run's rounds paired as its report pairs them, then pooled.
+    const values = runs.flatMap((windows) => pairedValues(windows, variant, other, route, value) ?? [])
     const median = stat(values)
     if (median === undefined) {
-      lines.push(`| ${variant} | ${target} | ${limit} | 0 | n/a | |`)
+      lines.push(`| ${variant} | ${name} | ${limit} | 0 | n/a | |`)
       continue
     }
     const medians: number[] = []
@@ -99,8 +58,7 @@ function main (files: string[]): string {
     const low = medians[Math.floor(RESAMPLES * 0.025)] as number
     const high = medians[Math.ceil(RESAMPLES * 0.975) - 1] as number
     const missing = medians.filter((m) => !meets(m)).length
-    const digits = target.includes('CPU') ? 1 : 2
-    lines.push(`| ${variant} | ${target} | ${limit} | ${values.length} | ${median.median.toFixed(digits)} (${low.toFixed(digits)}–${high.toFixed(digits)}) | ${(100 * missing / RESAMPLES).toFixed(1)}% |`)
+    lines.push(`| ${variant} | ${name} | ${limit} | ${values.length} | ${number(median.median)} (${number(low)}–${number(high)}) | ${(100 * missing / RESAMPLES).toFixed(1)}% |`)
   }
   return lines.join('\n') + '\n'
 }
