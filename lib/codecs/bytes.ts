@@ -18,9 +18,9 @@ export class Scratch {
   buffer: Buffer
   #views: Array<Buffer | undefined> = []
 
-  /** `size`: a new zeroed buffer of that many bytes; or a Buffer (a region of a larger one) to hand out views of. */
-  constructor (size: number | Buffer) {
-    this.buffer = typeof size === 'number' ? Buffer.alloc(size) : size
+  /** `from`: a byte count, for a new zeroed buffer of that size; or a Buffer (a region of a larger one) to hand out views of. */
+  constructor (from: number | Buffer) {
+    this.buffer = typeof from === 'number' ? Buffer.alloc(from) : from
   }
 
   /** Makes room for `size` bytes. Call it before writing: it may replace `buffer`. */
