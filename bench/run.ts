@@ -159,14 +159,10 @@ async function main (): Promise<boolean> {
     // Started all at once (no timing runs yet); each variant's processes
     // are grouped, in the run order. Those that did start are stopped below
     // even when another one fails.
-    const order = runOrder(variants)
-    const started = await Promise.allSettled(order.flatMap((variant) =>
-      Array.from({ length: replicas }, async (_, replica) => await startServer(script, variant, nodeArgs(variant.name, replica), replica))))
-    for (const [i, result] of started.entries()) {
-      if (i % replicas === 0) servers.push([])
-      if (result.status === 'fulfilled') servers[servers.length - 1]?.push(result.value)
-    }
-    const failed = started.find((result) => result.status === 'rejected')
+    const started = await Promise.all(runOrder(variants).map(async (variant) => await Promise.allSettled(
+      Array.from({ length: replicas }, async (_, replica) => await startServer(script, variant, nodeArgs(variant.name, replica), replica)))))
+    for (const own of started) servers.push(own.flatMap((result) => result.status === 'fulfilled' ? [result.value] : []))
+    const failed = started.flat().find((result) => result.status === 'rejected')
     if (failed !== undefined) throw failed.reason
     if (flags.memory) {
       const requests = number('requests', flags.requests, 2)
