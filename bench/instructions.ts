@@ -22,9 +22,10 @@
  * few thousand requests: under valgrind, after 3,000 requests of warm-up,
  * bare Fastify's `/write` counted 90.0k instructions per request and
  * `typed-memory`'s 115.7k; after 20,000, 58.4k and 76.6k. A third of the
- * first count was V8 at work on its compiler, and how much of it fell in
- * the counted requests moved with any change to the code, so small
- * differences between two versions were lost in it.
+ * first count was V8 still warming up (compiling, and running code not
+ * yet optimized), and how much of that fell in the counted requests moved
+ * with any change to the code, so small differences between two versions
+ * were lost in it.
  *
  * A variant that allocates much moves more from run to run, with where
  * its full GCs fall (secure-session's `/write` counted 160k in one run and
