@@ -86,6 +86,11 @@ export function pairedValues (windows: Window[], a: string, b: string, route: Ro
   return values
 }
 
+/** A round's req/s ratio: the first variant's req/s over the other's. */
+const rpsRatio = (x: Window, y: Window): number => x.rps / y.rps
+/** A round's CPU excess: the first variant's server CPU µs per request minus the other's. */
+const cpuOver = (x: Window, y: Window): number => x.cpuUs - y.cpuUs
+
 /** The median (and spread) of `pairedValues`. */
 function paired (windows: Window[], a: string, b: string, route: Route, value: (x: Window, y: Window) => number): Stat | undefined {
   const values = pairedValues(windows, a, b, route, value)
@@ -102,7 +107,7 @@ export function summarise (windows: Window[], variants: Variant[], routes: reado
       const valid = mine.length > 0 && mine.every((w) => w.problems.length === 0)
       const ratios: Row['ratios'] = {}
       for (const other of others) {
-        if (other !== variant.name) ratios[other] = paired(windows, variant.name, other, route, (x, y) => x.rps / y.rps)
+        if (other !== variant.name) ratios[other] = paired(windows, variant.name, other, route, rpsRatio)
       }
       rows.push({
         variant: variant.name,
@@ -112,7 +117,7 @@ export function summarise (windows: Window[], variants: Variant[], routes: reado
         rps: valid ? stat(mine.map((w) => w.rps)) : undefined,
         p99: valid ? stat(mine.map((w) => w.p99)) : undefined,
         cpuUs: valid ? stat(mine.map((w) => w.cpuUs)) : undefined,
-        overBare: variant.name === 'bare' ? undefined : paired(windows, variant.name, 'bare', route, (x, y) => x.cpuUs - y.cpuUs),
+        overBare: variant.name === 'bare' ? undefined : paired(windows, variant.name, 'bare', route, cpuOver),
         ratios
       })
     }
@@ -162,7 +167,7 @@ export function targetsOf (variants: readonly Variant[], routes: readonly Route[
           other: 'bare',
           name: `/${route} CPU over bare`,
           limit: `≤ ${most} µs`,
-          value: (x, y) => x.cpuUs - y.cpuUs,
+          value: cpuOver,
           meets: (value) => value <= most,
           number: one,
           unit: ' µs'
@@ -175,7 +180,7 @@ export function targetsOf (variants: readonly Variant[], routes: readonly Route[
           other: peer,
           name: `/${route} req/s ÷ ${peer}`,
           limit: `≥ ${two(min)}×`,
-          value: (x, y) => x.rps / y.rps,
+          value: rpsRatio,
           meets: (value) => value >= min,
           number: two,
           unit: '×'
@@ -188,8 +193,7 @@ export function targetsOf (variants: readonly Variant[], routes: readonly Route[
 
 function targetLines (windows: Window[], variants: Variant[], routes: readonly Route[]): string[] {
   return targetsOf(variants, routes).map((target) => {
-    const values = pairedValues(windows, target.variant, target.other, target.route, target.value)
-    const s = values === undefined ? undefined : stat(values)
+    const s = paired(windows, target.variant, target.other, target.route, target.value)
     const { number, unit } = target
     const measured = s === undefined ? 'n/a' : `${number(s.median)}${unit} (${number(s.min)}–${number(s.max)})`
     const verdict = s === undefined ? 'n/a' : target.meets(s.median) ? 'met' : '**not met**'
