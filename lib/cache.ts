@@ -1,7 +1,8 @@
 /**
- * A small cache of cookie values this process has just written, for the
- * next request of the same client: no recency list and no hashing of the
- * whole string.
+ * A small cache keyed by cookie values: in cookie mode, the values this
+ * process has just written, for the next request of the same client; in
+ * store mode, the signed ids it has verified. No recency list and no
+ * hashing of the whole string, which costs more than the lookup here.
  *
  * Every value the plugin writes ends in a MAC or an AEAD tag (signed,
  * encrypted and Flask cookies, and store ids), which is uniformly random

@@ -59,8 +59,8 @@ export interface SessionState {
   flashesRead: Flash[] | undefined
   /** The session was saved (or its save failed): later onSend calls skip it. */
   saved: boolean
-  /** Store mode: the id and fields of the record the session was loaded from. */
-  record: { id: string, fields: Readonly<Record<string, string>> } | undefined
+  /** Store mode: the id, fields and number of fields of the record the session was loaded from. */
+  record: { id: string, fields: Readonly<Record<string, string>>, size: number } | undefined
 }
 
 type Key<T> = keyof T & string

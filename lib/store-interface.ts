@@ -13,7 +13,7 @@
  * - a store that fails gives `FST_ERR_SESSION_STORE_UNAVAILABLE` (503).
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import { LRUCache } from 'lru-cache'
+import { RecentValues } from './cache.js'
 import { clock } from './clock.js'
 import { signedIds, type SignedIds } from './codecs/signed.js'
 import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
@@ -21,11 +21,14 @@ import { addVaryCookie, newState, requestCookie, type CookieWriter } from './int
 import type { ResolvedOptions } from './options.js'
 import { asFlashes, checkKey, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
 import { Session, type SessionMode, type SessionState } from './session.js'
-import { kImmediate, type ImmediateStore, type SessionStore, type StoreRecord } from './stores/types.js'
+import { kImmediate, type ImmediateStore, type SessionStore, type StoreChange, type StoreRecord } from './stores/types.js'
 
 const PERMANENT_FIELD = '_permanent'
 const CREATED_FIELD = '_created'
-const CACHE_SIZE = 10000
+/** The verified-id cache holds 2^14 cookie values (see `RecentValues`). */
+const VERIFIED_BITS = 14
+/** The fields of a record that is not there yet: a new session's. */
+const NO_FIELDS: Readonly<StoreRecord> = Object.freeze({})
 
 /** A store's operations: its promises, or the built-in store's immediate answers. */
 type Operations = SessionStore | ImmediateStore
@@ -33,6 +36,41 @@ type Operations = SessionStore | ImmediateStore
 /** The error of a store call that failed. */
 function unavailable (what: string, err: unknown): Error {
   return new FST_ERR_SESSION_STORE_UNAVAILABLE(`${what} failed: ${(err as Error).message}`, { cause: err })
+}
+
+/** The fields of a save that differ from those of the record it was loaded from. */
+class FieldDiff {
+  readonly old: Readonly<StoreRecord>
+  readonly set: StoreRecord = {}
+  /** How many fields `set` holds. */
+  changed = 0
+  /** How many of the record's fields the save has (when all, none is deleted). */
+  kept = 0
+
+  constructor (old: Readonly<StoreRecord>) {
+    this.old = old
+  }
+
+  /** A field of the save, and its text. */
+  add (field: string, text: string): void {
+    const before = this.old[field]
+    if (text !== before) {
+      this.set[field] = text
+      this.changed++
+    }
+    // A name such as `valueOf` finds Object.prototype's, which is no field.
+    if (typeof before === 'string') this.kept++
+  }
+}
+
+/** Whether a session's record has a field. */
+function holds (content: SessionContent, permanent: boolean, field: string): boolean {
+  switch (field) {
+    case CREATED_FIELD: return true
+    case FLASHES_KEY: return content.flashes.length > 0
+    case PERMANENT_FIELD: return permanent
+    default: return content.data.get(field) !== undefined
+  }
 }
 
 /** The reaction of a store call whose result is not needed. */
@@ -46,8 +84,12 @@ export class StoreInterface {
   readonly #immediate: ImmediateStore | undefined
   readonly #ids: SignedIds
   readonly #writer: CookieWriter
-  /** Verified cookie values, so that a returning cookie skips the MAC. */
-  readonly #verified = new LRUCache<string, { id: string, keyIndex: number }>({ max: CACHE_SIZE })
+  /**
+   * Verified cookie values, so that a returning cookie skips the MAC. A
+   * value pushed out is verified again: a store-mode cookie does not
+   * change while its session lasts, so most requests find theirs.
+   */
+  readonly #verified = new RecentValues<{ id: string, keyIndex: number }>(VERIFIED_BITS)
 
   constructor (options: ResolvedOptions, store: SessionStore, writer: CookieWriter) {
     this.#options = options
@@ -120,8 +162,9 @@ export class StoreInterface {
     const content: SessionContent = { data, flashes: [] }
     let created = 0
     let permanent = false
+    const names = Object.keys(fields)
     try {
-      for (const field of Object.keys(fields)) {
+      for (const field of names) {
         const text = fields[field] as string
         if (field === FLASHES_KEY) content.flashes = asFlashes(JSON.parse(text))
         else if (field === PERMANENT_FIELD) permanent = text === 'true'
@@ -142,7 +185,7 @@ export class StoreInterface {
     s.permanent = permanent
     s.created = created
     s.renew = verified.keyIndex > 0
-    s.record = { id: verified.id, fields }
+    s.record = { id: verified.id, fields, size: names.length }
     return undefined
   }
 
@@ -161,17 +204,30 @@ export class StoreInterface {
     })
   }
 
-  /** The record fields of a session's content. */
-  #fields (content: SessionContent, permanent: boolean, created: number): StoreRecord {
-    const fields: StoreRecord = {}
+  /**
+   * Serializes a session's content, field by field, against the fields of
+   * the record it was loaded from (`size` of them): `set` holds each field
+   * whose text is not the record's, and `delete` each field of the record
+   * that the content no longer has; `undefined` when neither has any.
+   * Against `NO_FIELDS`, `set` is the whole new record.
+   */
+  #changes (content: SessionContent, permanent: boolean, created: number, old: Readonly<StoreRecord>, size: number): StoreChange | undefined {
+    const diff = new FieldDiff(old)
     for (const [key, value] of content.data) {
       checkKey(key)
-      if (value !== undefined) fields[key] = stringifyEntry(key, value)
+      if (value !== undefined) diff.add(key, stringifyEntry(key, value))
     }
-    if (content.flashes.length > 0) fields[FLASHES_KEY] = JSON.stringify(content.flashes)
-    if (permanent) fields[PERMANENT_FIELD] = 'true'
-    fields[CREATED_FIELD] = String(created)
-    return fields
+    if (content.flashes.length > 0) diff.add(FLASHES_KEY, JSON.stringify(content.flashes))
+    if (permanent) diff.add(PERMANENT_FIELD, 'true')
+    diff.add(CREATED_FIELD, String(created))
+    if (diff.kept === size) return diff.changed === 0 ? undefined : { set: diff.set, delete: [], create: size === 0 }
+    return { set: diff.set, delete: Object.keys(old).filter((field) => !holds(content, permanent, field)), create: false }
+  }
+
+  /** The new record of a session's content: all its fields. */
+  #record (content: SessionContent, permanent: boolean, created: number): StoreChange {
+    // Never undefined: a new record has at least _created.
+    return this.#changes(content, permanent, created, NO_FIELDS, 0) as StoreChange
   }
 
   /**
@@ -222,13 +278,13 @@ export class StoreInterface {
 
     if (loaded === undefined || s.regenerate) {
       // A new session, or a new identity (regenerate), starts its absolute timeout now.
-      const fields = this.#fields(s.content, s.permanent, now)
+      const change = this.#record(s.content, s.permanent, now)
       const id = this.#ids.create()
       const ttl = this.#ttl(now, now)
       const setCookie = (): undefined => { this.#setCookie(request, reply, s, id, now) }
       return loaded === undefined
-        ? this.#call('set', (store) => store.set(id, { set: fields, delete: [], create: true }, ttl), setCookie)
-        : this.#call('rename', (store) => store.rename(loaded.id, id, fields, ttl), setCookie)
+        ? this.#call('set', (store) => store.set(id, change, ttl), setCookie)
+        : this.#call('rename', (store) => store.rename(loaded.id, id, change.set, ttl), setCookie)
     }
 
     const id = loaded.id
@@ -238,21 +294,12 @@ export class StoreInterface {
     // The cookie changes with a refresh, an old key, or a change of permanent.
     let cookie = refresh || s.renew
     if (changed) {
-      const fields = this.#fields(s.content, s.permanent, s.created)
-      const set: StoreRecord = {}
-      let count = 0
-      for (const field of Object.keys(fields)) {
-        if (fields[field] !== loaded.fields[field]) {
-          set[field] = fields[field] as string
-          count++
-        }
-      }
-      const removed = Object.keys(loaded.fields).filter((field) => !Object.hasOwn(fields, field))
-      if (count > 0 || removed.length > 0) {
+      const change = this.#changes(s.content, s.permanent, s.created, loaded.fields, loaded.size)
+      if (change !== undefined) {
         what = 'set'
-        write = (store: Operations) => store.set(id, { set, delete: removed, create: false }, ttl)
+        write = (store: Operations) => store.set(id, change, ttl)
       }
-      if ((fields[PERMANENT_FIELD] === 'true') !== (loaded.fields[PERMANENT_FIELD] === 'true')) cookie = true
+      if (s.permanent !== (loaded.fields[PERMANENT_FIELD] === 'true')) cookie = true
     } // else a refresh, or an old key's cookie that only needs re-signing (save() returned early otherwise)
     const setCookie = cookie ? (): undefined => { this.#setCookie(request, reply, s, id, now) } : nothing
     return write === undefined ? setCookie() : this.#call(what, write, setCookie)
@@ -262,8 +309,8 @@ export class StoreInterface {
   async encode (data: object, permanent: boolean): Promise<string> {
     const now = clock.now()
     const id = this.#ids.create()
-    const fields = this.#fields({ data: new Map(Object.entries(data)), flashes: [] }, permanent, now)
-    await this.#call('set', (store) => store.set(id, { set: fields, delete: [], create: true }, this.#ttl(now, now)), nothing)
+    const change = this.#record({ data: new Map(Object.entries(data)), flashes: [] }, permanent, now)
+    await this.#call('set', (store) => store.set(id, change, this.#ttl(now, now)), nothing)
     return this.#ids.sign(id)
   }
 

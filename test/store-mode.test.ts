@@ -160,6 +160,38 @@ t.test('a nested value changed in place is saved, as a change of its top-level k
   t.same(store.writes().length, 1, 'reading it back writes nothing')
 })
 
+t.test('a save names only the fields it changes and deletes only the keys removed, whatever their names', async (t) => {
+  const store = new SpyStore()
+  // Names that a plain object inherits from Object.prototype are session keys like any other.
+  type AnyKeys = Pick<Map<string, unknown>, 'set' | 'delete'>
+  const app = await build({ store }, (app) => {
+    routes(app)
+    app.get('/swap', async (request) => {
+      const session = request.session as unknown as AnyKeys
+      session.delete('username')
+      session.set('valueOf', 'v')
+      return 'ok'
+    })
+    app.get('/again', async (request) => {
+      (request.session as unknown as AnyKeys).set('valueOf', 'v')
+      request.session.set('counter', 0)
+      return 'ok'
+    })
+    app.get('/drop', async (request) => { (request.session as unknown as AnyKeys).delete('valueOf'); return 'ok' })
+  })
+  const cookie = carry(await app.inject('/login'))
+  store.calls.length = 0
+  await app.inject({ url: '/swap', cookies: cookie })
+  t.same(store.writes(), [['set', idOf(cookie), { set: { valueOf: '"v"' }, delete: ['username'], create: false }, 2678400]],
+    'the new key is set and the removed one deleted, while the unchanged counter is not written')
+  store.calls.length = 0
+  await app.inject({ url: '/again', cookies: cookie })
+  t.same(store.writes(), [], 'setting the values the record holds writes nothing')
+  await app.inject({ url: '/drop', cookies: cookie })
+  t.same(store.writes(), [['set', idOf(cookie), { set: {}, delete: ['valueOf'], create: false }, 2678400]])
+  t.same((await app.inject({ url: '/read', cookies: cookie })).json(), { username: null, counter: 0, new: false })
+})
+
 t.test('a mutable value is handed out even after an unserializable one was set, and the save then fails with the code', async (t) => {
   const store = new SpyStore()
   let handedOut: unknown
