@@ -82,11 +82,13 @@ export class MemoryStore implements SessionStore {
     if (ids.size === 0) this.#users.delete(user as string)
   }
 
-  // Records are frozen objects, replaced (never changed) by a write, so a
-  // read hands out the record itself instead of a copy. Plain objects, not
+  // A write replaces a record (never changes it), so the plugin, which only
+  // reads them, is handed the record itself; `get()` hands out a copy.
+  // Records are not frozen: a frozen object costs V8 more to spread and to
+  // freeze than the copy that `get()` makes. Plain objects, not
   // Object.create(null): V8 keeps those in dictionary mode, slower to read
   // and to enumerate. No session key is `__proto__` (it is reserved).
-  #get (id: string): StoreRecord | null {
+  #get (id: string): Readonly<StoreRecord> | null {
     return this.#live(id, clock.now())?.record ?? null
   }
 
@@ -97,7 +99,6 @@ export class MemoryStore implements SessionStore {
     const record: StoreRecord = { ...current?.record }
     for (const field of change.delete) delete record[field]
     Object.assign(record, change.set)
-    Object.freeze(record)
     if (current === undefined) {
       this.#records.set(id, { record, expires: now + ttl })
     } else {
@@ -123,7 +124,7 @@ export class MemoryStore implements SessionStore {
     const now = clock.now()
     if (this.#live(oldId, now) === undefined) return // deleted or expired meanwhile: it stays ended
     this.#records.delete(oldId)
-    const moved = Object.freeze({ ...record })
+    const moved = { ...record }
     this.#records.set(newId, { record: moved, expires: now + ttl })
     this.#index(newId, moved)
   }
@@ -144,7 +145,8 @@ export class MemoryStore implements SessionStore {
   }
 
   async get (id: string): Promise<StoreRecord | null> {
-    return this.#get(id)
+    const record = this.#get(id)
+    return record === null ? null : { ...record }
   }
 
   async set (id: string, change: StoreChange, ttl: number): Promise<void> {

@@ -32,8 +32,9 @@ export interface StoreChange {
 export interface SessionStore {
   /**
    * Reads a record, or `null` when there is none (or it has expired). The
-   * plugin never changes the object returned, so a store may hand out a
-   * record it keeps (frozen, as `MemoryStore` does) instead of a copy.
+   * plugin never changes the object returned, and may keep it until the
+   * request ends: a store that hands out a record it keeps, instead of a
+   * copy, must replace that record on a write, never change it.
    */
   get (id: string): Promise<StoreRecord | null>
   /**
