@@ -42,6 +42,8 @@ function unavailable (what: string, err: unknown): Error {
 class FieldDiff {
   readonly old: Readonly<StoreRecord>
   readonly set: StoreRecord = {}
+  /** Every field of the save, changed or not. */
+  readonly names: string[] = []
   /** How many fields `set` holds. */
   changed = 0
   /** How many of the record's fields the save has (when all, none is deleted). */
@@ -53,6 +55,7 @@ class FieldDiff {
 
   /** A field of the save, and its text. */
   add (field: string, text: string): void {
+    this.names.push(field)
     const before = this.old[field]
     if (text !== before) {
       this.set[field] = text
@@ -60,16 +63,6 @@ class FieldDiff {
     }
     // A name such as `valueOf` finds Object.prototype's, which is no field.
     if (typeof before === 'string') this.kept++
-  }
-}
-
-/** Whether a session's record has a field. */
-function holds (content: SessionContent, permanent: boolean, field: string): boolean {
-  switch (field) {
-    case CREATED_FIELD: return true
-    case FLASHES_KEY: return content.flashes.length > 0
-    case PERMANENT_FIELD: return permanent
-    default: return content.data.get(field) !== undefined
   }
 }
 
@@ -221,7 +214,7 @@ export class StoreInterface {
     if (permanent) diff.add(PERMANENT_FIELD, 'true')
     diff.add(CREATED_FIELD, String(created))
     if (diff.kept === size) return diff.changed === 0 ? undefined : { set: diff.set, delete: [], create: size === 0 }
-    return { set: diff.set, delete: Object.keys(old).filter((field) => !holds(content, permanent, field)), create: false }
+    return { set: diff.set, delete: Object.keys(old).filter((field) => !diff.names.includes(field)), create: false }
   }
 
   /** The new record of a session's content: all its fields. */
