@@ -50,13 +50,14 @@ export function addVaryCookie (reply: FastifyReply): void {
 }
 
 /**
- * Finds the session cookie's value in a Cookie header. Returns `null` when
- * the header carries several different values for it: a sibling domain can
- * plant a second cookie of the same name, and no rule says which is ours.
+ * Finds the session cookie's value in a Cookie header, by `needle`: the
+ * cookie's name followed by `=` (made once by each policy, not per request).
+ * Returns `null` when the header carries several different values for it: a
+ * sibling domain can plant a second cookie of the same name, and no rule
+ * says which is ours.
  */
-export function findCookie (header: string | undefined, name: string): string | undefined | null {
+export function findCookie (header: string | undefined, needle: string): string | undefined | null {
   if (header === undefined) return undefined
-  const needle = name + '='
   let found: string | undefined
   let from = 0
   for (;;) {
@@ -73,11 +74,12 @@ export function findCookie (header: string | undefined, name: string): string | 
 }
 
 /**
- * The session cookie a request brought: `undefined` when there is none, it
- * is empty, or the request sent several (logged at debug level).
+ * The session cookie a request brought (`needle` as in `findCookie`):
+ * `undefined` when there is none, it is empty, or the request sent several
+ * (logged at debug level).
  */
-export function requestCookie (request: FastifyRequest, name: string): string | undefined {
-  const cookie = findCookie(request.headers.cookie, name)
+export function requestCookie (request: FastifyRequest, needle: string): string | undefined {
+  const cookie = findCookie(request.headers.cookie, needle)
   if (cookie === null) {
     request.log.debug({ reason: 'several values' }, 'session cookie rejected: the request sent several session cookies')
     return undefined
@@ -162,11 +164,14 @@ export class CookieInterface {
   readonly #cache = new LRUCache<string, Verified>({ max: CACHE_SIZE })
   readonly #sealed = new RecentValues<Verified>(SEALED_BITS)
   readonly #writer: CookieWriter
+  /** The session cookie's name and `=`, which `findCookie` looks for. */
+  readonly #needle: string
 
   constructor (options: ResolvedOptions, codec: CookieCodec, writer: CookieWriter) {
     this.#options = options
     this.#codec = codec
     this.#writer = writer
+    this.#needle = `${options.cookieName}=`
   }
 
   /** Checks a cookie value: its signature (or a cache hit) and its times. */
@@ -227,7 +232,7 @@ export class CookieInterface {
   /** Opens the request's session. Nothing is verified until the session is used. */
   open (request: FastifyRequest, mode: SessionMode): Session {
     const s = newState(mode, undefined, this.#codec.stringify, request.log)
-    const cookie = mode === 'off' ? undefined : requestCookie(request, this.#options.cookieName)
+    const cookie = mode === 'off' ? undefined : requestCookie(request, this.#needle)
     if (cookie !== undefined) {
       s.cookie = cookie
       s.load = this.#loader

@@ -30,8 +30,24 @@ const VERIFIED_BITS = 14
 /** The fields of a record that is not there yet: a new session's. */
 const NO_FIELDS: Readonly<StoreRecord> = Object.freeze({})
 
-/** A store's operations: its promises, or the built-in store's immediate answers. */
-type Operations = SessionStore | ImmediateStore
+/**
+ * A store's operations, each given last the time the plugin read for the
+ * step: the built-in store's immediate answers, or any store's promises.
+ */
+type Operations = {
+  [K in keyof SessionStore]: (...args: [...Parameters<SessionStore[K]>, now: number]) => ReturnType<ImmediateStore[K]> | ReturnType<SessionStore[K]>
+}
+
+/** A store's own promise methods as operations: the time is not part of the `SessionStore` contract, so it is not passed on. */
+function promised (store: SessionStore): Operations {
+  return {
+    get: (id) => store.get(id),
+    set: (id, change, ttl) => store.set(id, change, ttl),
+    touch: (id, ttl) => store.touch(id, ttl),
+    destroy: (id) => store.destroy(id),
+    rename: (oldId, newId, record, ttl) => store.rename(oldId, newId, record, ttl)
+  }
+}
 
 /** The error of a store call that failed. */
 function unavailable (what: string, err: unknown): Error {
@@ -53,6 +69,12 @@ class FieldDiff {
     this.old = old
   }
 
+  /** A field of the save that the record has, as it is there: kept without comparing. */
+  keep (field: string): void {
+    this.names.push(field)
+    this.kept++
+  }
+
   /** A field of the save, and its text. */
   add (field: string, text: string): void {
     this.names.push(field)
@@ -72,11 +94,13 @@ const nothing = (): undefined => undefined
 /** The store-mode policy. */
 export class StoreInterface {
   readonly #options: ResolvedOptions
-  readonly #store: SessionStore
-  /** `MemoryStore`'s operations that answer at once, if the store is one. */
-  readonly #immediate: ImmediateStore | undefined
+  /** The store's operations: `MemoryStore`'s that answer at once if the store is one, else its promises. */
+  readonly #operations: Operations
+  readonly #immediate: boolean
   readonly #ids: SignedIds
   readonly #writer: CookieWriter
+  /** The session cookie's name and `=`, which `findCookie` looks for. */
+  readonly #needle: string
   /**
    * Verified cookie values, so that a returning cookie skips the MAC. A
    * value pushed out is verified again: a store-mode cookie does not
@@ -86,11 +110,12 @@ export class StoreInterface {
 
   constructor (options: ResolvedOptions, store: SessionStore, writer: CookieWriter) {
     this.#options = options
-    this.#store = store
     const immediate = (store as { [kImmediate]?: ImmediateStore })[kImmediate]
-    this.#immediate = immediate?.store === store ? immediate : undefined
+    this.#immediate = immediate?.store === store
+    this.#operations = this.#immediate ? immediate as ImmediateStore : promised(store)
     this.#ids = signedIds(options.secrets)
     this.#writer = writer
+    this.#needle = `${options.cookieName}=`
   }
 
   /**
@@ -100,11 +125,10 @@ export class StoreInterface {
    * no promise unless it fails.
    */
   #call<R, T> (what: string, op: (store: Operations) => R | Promise<R>, then: (value: R) => T): T | Promise<T> {
-    const immediate = this.#immediate
-    if (immediate !== undefined) {
+    if (this.#immediate) {
       let value: R
       try {
-        value = op(immediate) as R
+        value = op(this.#operations) as R
       } catch (err) {
         return Promise.reject(unavailable(what, err))
       }
@@ -113,7 +137,7 @@ export class StoreInterface {
     }
     let pending: Promise<R>
     try {
-      pending = op(this.#store) as Promise<R>
+      pending = op(this.#operations) as Promise<R>
     } catch (err) {
       pending = Promise.reject(err)
     }
@@ -145,11 +169,12 @@ export class StoreInterface {
   #load<T> (s: SessionState, cookie: string, then: (reason: string | undefined) => T): T | Promise<T> {
     const verified = this.#verify(cookie)
     if (typeof verified === 'string') return then(verified)
-    return this.#call('get', (store) => store.get(verified.id), (fields) => then(this.#fill(s, verified, fields)))
+    const now = clock.now()
+    return this.#call('get', (store) => store.get(verified.id, now), (fields) => then(this.#fill(s, verified, fields, now)))
   }
 
-  /** Fills a state from the record the store returned. */
-  #fill (s: SessionState, verified: { id: string, keyIndex: number }, fields: StoreRecord | null): string | undefined {
+  /** Fills a state from the record the store returned when asked at `now`. */
+  #fill (s: SessionState, verified: { id: string, keyIndex: number }, fields: StoreRecord | null, now: number): string | undefined {
     if (fields === null) return 'there is no record for the id (it expired or was deleted)'
     const data = new Map<string, unknown>()
     const content: SessionContent = { data, flashes: [] }
@@ -168,7 +193,8 @@ export class StoreInterface {
       return `the record cannot be decoded (${(err as Error).message})`
     }
     const { absoluteTimeout } = this.#options
-    if (absoluteTimeout > 0 && clock.now() - created > absoluteTimeout) {
+    // Not `>`: a creation time that is not a number (NaN) is rejected too.
+    if (absoluteTimeout > 0 && !(now - created <= absoluteTimeout)) {
       return `the session is older than absoluteTimeout (${absoluteTimeout} s)`
     }
     s.content = content
@@ -188,7 +214,7 @@ export class StoreInterface {
    */
   open (request: FastifyRequest, mode: SessionMode): Session | Promise<Session> {
     const s = newState(mode, undefined, stringifyContent, request.log)
-    const cookie = mode === 'off' ? undefined : requestCookie(request, this.#options.cookieName)
+    const cookie = mode === 'off' ? undefined : requestCookie(request, this.#needle)
     if (cookie === undefined) return new Session(s)
     s.cookie = cookie
     return this.#load(s, cookie, (reason) => {
@@ -202,7 +228,8 @@ export class StoreInterface {
    * the record it was loaded from (`size` of them): `set` holds each field
    * whose text is not the record's, and `delete` each field of the record
    * that the content no longer has; `undefined` when neither has any.
-   * Against `NO_FIELDS`, `set` is the whole new record.
+   * Against `NO_FIELDS`, `set` is the whole new record. `created` is
+   * written only into a record that has no creation time yet.
    */
   #changes (content: SessionContent, permanent: boolean, created: number, old: Readonly<StoreRecord>, size: number): StoreChange | undefined {
     const diff = new FieldDiff(old)
@@ -212,7 +239,9 @@ export class StoreInterface {
     }
     if (content.flashes.length > 0) diff.add(FLASHES_KEY, JSON.stringify(content.flashes))
     if (permanent) diff.add(PERMANENT_FIELD, 'true')
-    diff.add(CREATED_FIELD, String(created))
+    // A loaded session's creation time is the one its record holds: kept, not written out again.
+    if (typeof old[CREATED_FIELD] === 'string') diff.keep(CREATED_FIELD)
+    else diff.add(CREATED_FIELD, String(created))
     if (diff.kept === size) return diff.changed === 0 ? undefined : { set: diff.set, delete: [], create: size === 0 }
     return { set: diff.set, delete: Object.keys(old).filter((field) => !diff.names.includes(field)), create: false }
   }
@@ -266,7 +295,7 @@ export class StoreInterface {
         this.#writer.delete(request, reply)
         return
       }
-      return this.#call('destroy', (store) => store.destroy(loaded.id), (): undefined => { this.#writer.delete(request, reply) })
+      return this.#call('destroy', (store) => store.destroy(loaded.id, now), (): undefined => { this.#writer.delete(request, reply) })
     }
 
     if (loaded === undefined || s.regenerate) {
@@ -276,21 +305,21 @@ export class StoreInterface {
       const ttl = this.#ttl(now, now)
       const setCookie = (): undefined => { this.#setCookie(request, reply, s, id, now) }
       return loaded === undefined
-        ? this.#call('set', (store) => store.set(id, change, ttl), setCookie)
-        : this.#call('rename', (store) => store.rename(loaded.id, id, change.set, ttl), setCookie)
+        ? this.#call('set', (store) => store.set(id, change, ttl, now), setCookie)
+        : this.#call('rename', (store) => store.rename(loaded.id, id, change.set, ttl, now), setCookie)
     }
 
     const id = loaded.id
     const ttl = this.#ttl(s.created, now)
     let what = 'touch'
-    let write = refresh ? (store: Operations) => store.touch(id, ttl) : undefined
+    let write = refresh ? (store: Operations) => store.touch(id, ttl, now) : undefined
     // The cookie changes with a refresh, an old key, or a change of permanent.
     let cookie = refresh || s.renew
     if (changed) {
       const change = this.#changes(s.content, s.permanent, s.created, loaded.fields, loaded.size)
       if (change !== undefined) {
         what = 'set'
-        write = (store: Operations) => store.set(id, change, ttl)
+        write = (store: Operations) => store.set(id, change, ttl, now)
       }
       if (s.permanent !== (loaded.fields[PERMANENT_FIELD] === 'true')) cookie = true
     } // else a refresh, or an old key's cookie that only needs re-signing (save() returned early otherwise)
@@ -303,7 +332,7 @@ export class StoreInterface {
     const now = clock.now()
     const id = this.#ids.create()
     const change = this.#record({ data: new Map(Object.entries(data)), flashes: [] }, permanent, now)
-    await this.#call('set', (store) => store.set(id, change, this.#ttl(now, now)), nothing)
+    await this.#call('set', (store) => store.set(id, change, this.#ttl(now, now), now), nothing)
     return this.#ids.sign(id)
   }
 

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { MemoryStore, type StoreChange, type StoreRecord } from '../lib/index.js'
 import { kImmediate } from '../lib/stores/types.js'
+import { clock } from '../lib/clock.js'
 import { build, freezeClock, sessionCookie } from './helpers/build.js'
 
 const create = (set: Record<string, string>): StoreChange => ({ set, delete: [], create: true })
@@ -19,7 +20,7 @@ t.test('set creates a record, get returns a copy of it, and null when there is n
   t.same(await store.get('id1'), { username: '"ada"', counter: '1' }, 'changing the copy leaves the store unchanged')
   t.not(await store.get('id1'), await store.get('id1'), 'each get makes its own copy')
   // The plugin's own reads are not copied: a write must replace the record they were handed.
-  const immediate = store[kImmediate]?.get('id1') as StoreRecord
+  const immediate = store[kImmediate]?.get('id1', clock.now()) as StoreRecord
   t.same(immediate, { username: '"ada"', counter: '1' })
   await store.set('id1', merge({ counter: '2' }), 100)
   t.same(immediate, { username: '"ada"', counter: '1' }, 'a later write replaces the record instead of changing the one the plugin holds')

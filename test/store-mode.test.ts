@@ -457,6 +457,18 @@ t.test('absoluteTimeout bounds a session from its creation, however often it is 
   t.same(logs.filter((line) => line.level === 20).map((line) => line.reason), ['the session is older than absoluteTimeout (100 s)'])
 })
 
+t.test('under absoluteTimeout, a record whose creation time is not a number gives an empty session', async (t) => {
+  const logs: Array<Record<string, unknown>> = []
+  const store = new MemoryStore()
+  const app = await build({ store, absoluteTimeout: 100 }, routes, logs)
+  const value = await app.sessions.encode({ username: 'ada' })
+  t.same((await app.inject({ url: '/read', cookies: { session: value } })).json().username, 'ada', 'the record is valid as written')
+  await store.set(value.slice(0, 43), { set: { _created: 'soon' }, delete: [], create: false }, 100)
+  logs.length = 0
+  t.same((await app.inject({ url: '/read', cookies: { session: value } })).json().new, true)
+  t.same(logs.filter((line) => line.level === 20).map((line) => line.reason), ['the session is older than absoluteTimeout (100 s)'])
+})
+
 t.test('validate runs on a loaded session, and false ends it: its record and cookie are deleted', async (t) => {
   const store = new SpyStore()
   const seen: string[] = []

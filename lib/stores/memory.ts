@@ -48,11 +48,11 @@ export class MemoryStore implements SessionStore {
     this.#records = new LRUCache({ max, dispose: (entry, id) => { this.#unindex(id, entry.record) } })
     immediate.set(this, {
       store: this,
-      get: (id) => this.#get(id),
-      set: (id, change, ttl) => { this.#set(id, change, ttl) },
-      touch: (id, ttl) => { this.#touch(id, ttl) },
+      get: (id, now) => this.#get(id, now),
+      set: (id, change, ttl, now) => { this.#set(id, change, ttl, now) },
+      touch: (id, ttl, now) => { this.#touch(id, ttl, now) },
       destroy: (id) => { this.#destroy(id) },
-      rename: (oldId, newId, record, ttl) => { this.#rename(oldId, newId, record, ttl) }
+      rename: (oldId, newId, record, ttl, now) => { this.#rename(oldId, newId, record, ttl, now) }
     })
   }
 
@@ -88,12 +88,11 @@ export class MemoryStore implements SessionStore {
   // freeze than the copy that `get()` makes. Plain objects, not
   // Object.create(null): V8 keeps those in dictionary mode, slower to read
   // and to enumerate. No session key is `__proto__` (it is reserved).
-  #get (id: string): Readonly<StoreRecord> | null {
-    return this.#live(id, clock.now())?.record ?? null
+  #get (id: string, now: number): Readonly<StoreRecord> | null {
+    return this.#live(id, now)?.record ?? null
   }
 
-  #set (id: string, change: StoreChange, ttl: number): void {
-    const now = clock.now()
+  #set (id: string, change: StoreChange, ttl: number, now: number): void {
     const current = this.#live(id, now)
     if (current === undefined && !change.create) return
     const record: StoreRecord = { ...current?.record }
@@ -110,8 +109,7 @@ export class MemoryStore implements SessionStore {
     this.#index(id, record)
   }
 
-  #touch (id: string, ttl: number): void {
-    const now = clock.now()
+  #touch (id: string, ttl: number, now: number): void {
     const entry = this.#live(id, now)
     if (entry !== undefined) entry.expires = now + ttl
   }
@@ -120,8 +118,7 @@ export class MemoryStore implements SessionStore {
     this.#records.delete(id)
   }
 
-  #rename (oldId: string, newId: string, record: StoreRecord, ttl: number): void {
-    const now = clock.now()
+  #rename (oldId: string, newId: string, record: StoreRecord, ttl: number, now: number): void {
     if (this.#live(oldId, now) === undefined) return // deleted or expired meanwhile: it stays ended
     this.#records.delete(oldId)
     const moved = { ...record }
@@ -145,16 +142,16 @@ export class MemoryStore implements SessionStore {
   }
 
   async get (id: string): Promise<StoreRecord | null> {
-    const record = this.#get(id)
+    const record = this.#get(id, clock.now())
     return record === null ? null : { ...record }
   }
 
   async set (id: string, change: StoreChange, ttl: number): Promise<void> {
-    this.#set(id, change, ttl)
+    this.#set(id, change, ttl, clock.now())
   }
 
   async touch (id: string, ttl: number): Promise<void> {
-    this.#touch(id, ttl)
+    this.#touch(id, ttl, clock.now())
   }
 
   async destroy (id: string): Promise<void> {
@@ -162,7 +159,7 @@ export class MemoryStore implements SessionStore {
   }
 
   async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
-    this.#rename(oldId, newId, record, ttl)
+    this.#rename(oldId, newId, record, ttl, clock.now())
   }
 
   /** Deletes every session of a user (requires `userKey`). Returns how many. */

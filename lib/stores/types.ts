@@ -65,9 +65,14 @@ export interface SessionStore {
  */
 export const kImmediate = Symbol('fastify-typed-session.immediate')
 
-/** `SessionStore`'s operations, answering at once. @internal */
+/**
+ * `SessionStore`'s operations, answering at once, each given last the time
+ * the plugin read for the step (`now`, in Unix seconds, from `clock.now()`),
+ * so that a request reads the clock once to open and once to save instead
+ * of again in each call. @internal
+ */
 export type ImmediateStore = {
-  [K in keyof SessionStore]: (...args: Parameters<SessionStore[K]>) => Awaited<ReturnType<SessionStore[K]>>
+  [K in keyof SessionStore]: (...args: [...Parameters<SessionStore[K]>, now: number]) => Awaited<ReturnType<SessionStore[K]>>
 } & {
   /** The store they are the operations of: the plugin uses them only when it was given this very object. */
   readonly store: SessionStore

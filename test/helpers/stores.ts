@@ -58,13 +58,13 @@ export class ImmediateSpyStore extends SpyStore {
   readonly #inner = this.inner[kImmediate] as ImmediateStore
   readonly [kImmediate]: ImmediateStore = {
     store: this,
-    get: (id) => { this.record('get', id); return this.#inner.get(id) },
-    set: (id, change, ttl) => { this.record('set', id, change, ttl); this.#inner.set(id, change, ttl) },
-    touch: (id, ttl) => { this.record('touch', id, ttl); this.#inner.touch(id, ttl) },
-    destroy: (id) => { this.record('destroy', id); this.#inner.destroy(id) },
-    rename: (oldId, newId, record, ttl) => {
+    get: (id, now) => { this.record('get', id); return this.#inner.get(id, now) },
+    set: (id, change, ttl, now) => { this.record('set', id, change, ttl); this.#inner.set(id, change, ttl, now) },
+    touch: (id, ttl, now) => { this.record('touch', id, ttl); this.#inner.touch(id, ttl, now) },
+    destroy: (id, now) => { this.record('destroy', id); this.#inner.destroy(id, now) },
+    rename: (oldId, newId, record, ttl, now) => {
       this.record('rename', oldId, newId, record, ttl)
-      this.#inner.rename(oldId, newId, record, ttl)
+      this.#inner.rename(oldId, newId, record, ttl, now)
     }
   }
 
