@@ -69,10 +69,15 @@ class FieldDiff {
     this.old = old
   }
 
-  /** A field of the save that the record has, as it is there: kept without comparing. */
-  keep (field: string): void {
+  /**
+   * A field of the save kept as the record has it, without comparing;
+   * false when the record has no such field (then it must be added).
+   */
+  keep (field: string): boolean {
+    if (typeof this.old[field] !== 'string') return false // as in add()
     this.names.push(field)
     this.kept++
+    return true
   }
 
   /** A field of the save, and its text. */
@@ -240,8 +245,7 @@ export class StoreInterface {
     if (content.flashes.length > 0) diff.add(FLASHES_KEY, JSON.stringify(content.flashes))
     if (permanent) diff.add(PERMANENT_FIELD, 'true')
     // A loaded session's creation time is the one its record holds: kept, not written out again.
-    if (typeof old[CREATED_FIELD] === 'string') diff.keep(CREATED_FIELD)
-    else diff.add(CREATED_FIELD, String(created))
+    if (!diff.keep(CREATED_FIELD)) diff.add(CREATED_FIELD, String(created))
     if (diff.kept === size) return diff.changed === 0 ? undefined : { set: diff.set, delete: [], create: size === 0 }
     return { set: diff.set, delete: Object.keys(old).filter((field) => !diff.names.includes(field)), create: false }
   }

@@ -160,6 +160,24 @@ t.test('a nested value changed in place is saved, as a change of its top-level k
   t.same(store.writes().length, 1, 'reading it back writes nothing')
 })
 
+t.test('a save keeps the creation time its record holds, as written, and a record without one gets it', async (t) => {
+  const store = new SpyStore()
+  const app = await build({ store }, routes)
+  const cookie = carry(await app.inject('/login'))
+  const id = idOf(cookie)
+  // The same instant written another way: the save must not rewrite it.
+  await store.inner.set(id, { set: { _created: '1e3' }, delete: [], create: false }, 100)
+  store.calls.length = 0
+  await app.inject({ url: '/counter/1', cookies: cookie })
+  t.same(store.writes().map(([, , change]) => (change as StoreChange).set), [{ counter: '1' }], 'only the counter is written')
+  t.equal((await store.inner.get(id))?._created, '1e3')
+  // A record that lost its creation time gets the one the session has.
+  await store.inner.set(id, { set: {}, delete: ['_created'], create: false }, 100)
+  store.calls.length = 0
+  await app.inject({ url: '/counter/2', cookies: cookie })
+  t.same(store.writes().map(([, , change]) => (change as StoreChange).set), [{ counter: '2', _created: '0' }])
+})
+
 t.test('a save names only the fields it changes and deletes only the keys removed, whatever their names', async (t) => {
   const store = new SpyStore()
   // Names that a plain object inherits from Object.prototype are session keys like any other.
