@@ -3,9 +3,10 @@
  *
  * Registers `request.session` (opened in an `onRequest` hook, saved in an
  * `onSend` hook), `request.flash()`, `request.getFlashedMessages()` and
- * `app.sessions`. The steps, top to bottom: check the options, build the
- * codec and the policy, register `@fastify/cookie` if the app has not,
- * decorate, and add the hooks.
+ * `app.sessions`. The steps, top to bottom: check the options, take
+ * `@fastify/cookie`'s serializer (registering the plugin in a context of its
+ * own if the app has not), build the codec and the policy, decorate, and add
+ * the hooks.
  */
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
@@ -70,6 +71,8 @@ declare module 'fastify' {
 
 const codecs = { signed: signedCodec, encrypted: encryptedCodec, flask: flaskCodec }
 
+type SerializeCookie = FastifyInstance['serializeCookie']
+
 type ModeOf = (request: FastifyRequest) => SessionMode
 
 function routeMode (request: FastifyRequest): SessionMode {
@@ -81,11 +84,8 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
   const { options, warnings } = normalizeOptions(given)
   for (const warning of warnings) fastify.log.warn(warning)
 
-  if (!fastify.hasDecorator('serializeCookie')) {
-    // Only our cookie is needed, so the app does not pay for parsing every cookie.
-    await fastify.register(fastifyCookie, { hook: false })
-  }
-  const writer = new CookieWriter(options, fastify.serializeCookie)
+  const serializeCookie = fastify.hasDecorator('serializeCookie') ? fastify.serializeCookie : await ownCookieSerializer(fastify)
+  const writer = new CookieWriter(options, serializeCookie)
   const policy = options.store === undefined
     ? new CookieInterface(options, codecs[options.format](options.secrets), writer)
     : new StoreInterface(options, options.store, writer)
@@ -114,6 +114,22 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
   })
 
   addHooks(fastify, policy, (request) => modeOf(request), options.validate)
+}
+
+/**
+ * `@fastify/cookie`'s serializer, for an app that has not registered the
+ * plugin: registered in a child context that holds no route, so the app
+ * gets none of its decorators, and no request runs its `onSend` hook (which
+ * serves `reply.setCookie`, which this plugin does not use). The app can
+ * still register `@fastify/cookie` itself, before or after this plugin.
+ */
+async function ownCookieSerializer (fastify: FastifyInstance): Promise<SerializeCookie> {
+  let serialize: SerializeCookie | undefined
+  await fastify.register(async (own) => {
+    await own.register(fastifyCookie, { hook: false })
+    serialize = own.serializeCookie
+  })
+  return serialize as SerializeCookie
 }
 
 /** The session of a request whose onSend has not saved it yet, marking it saved. */

@@ -463,3 +463,23 @@ t.test('the plugin uses @fastify/cookie when the app registered it first', async
   const read = await app.inject({ url: '/read', cookies: { ...carry(login), other: 'x' } })
   t.same(json(read), { username: 'ada', other: 'x' })
 })
+
+t.test('without @fastify/cookie in the app, the plugin adds none of its decorators, and the app may register it afterwards', async (t) => {
+  const app = Fastify()
+  await app.register(typedSession, { secret: SECRET })
+  t.notOk(app.hasDecorator('serializeCookie'), 'no instance decorator')
+  t.notOk(app.hasRequestDecorator('cookies'), 'no request.cookies')
+  t.notOk(app.hasReplyDecorator('setCookie'), 'no reply.setCookie')
+  await app.register(fastifyCookie)
+  app.get('/login', async (request, reply) => {
+    request.session.set('username', 'ada')
+    reply.setCookie('other', 'x', { path: '/' })
+    return 'ok'
+  })
+  app.get('/read', async (request) => ({ username: request.session.get('username'), other: request.cookies.other }))
+  const login = await app.inject('/login')
+  t.match(setCookies(login), [/^session=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/, /^other=x; Path=\/; SameSite=Lax$/],
+    "the app's cookie and the session cookie, each with its own attributes")
+  const read = await app.inject({ url: '/read', cookies: { ...carry(login), other: 'x' } })
+  t.same(json(read), { username: 'ada', other: 'x' })
+})
