@@ -16,7 +16,7 @@ import { flaskCodec } from './codecs/flask.js'
 import { signedCodec } from './codecs/signed.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from './errors.js'
 import { flash, getFlashedMessages } from './flash.js'
-import { CookieInterface, CookieWriter, runValidate, type Validate } from './interface.js'
+import { CookieInterface, CookieWriter, runValidate, type SerializeCookie, type Validate } from './interface.js'
 import { StoreInterface } from './store-interface.js'
 import { normalizeOptions, type TypedSessionOptions } from './options.js'
 import { Session, stateOf, type SessionData, type SessionMode, type SessionState } from './session.js'
@@ -70,8 +70,6 @@ declare module 'fastify' {
 }
 
 const codecs = { signed: signedCodec, encrypted: encryptedCodec, flask: flaskCodec }
-
-type SerializeCookie = FastifyInstance['serializeCookie']
 
 type ModeOf = (request: FastifyRequest) => SessionMode
 

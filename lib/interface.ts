@@ -298,6 +298,9 @@ export class CookieInterface {
   }
 }
 
+/** `@fastify/cookie`'s `serializeCookie`, which formats the cookie's attributes. */
+export type SerializeCookie = (name: string, value: string, attrs: object) => string
+
 /** Writes the session cookie's Set-Cookie header: set, with expiry when permanent, or delete. */
 export class CookieWriter {
   readonly #options: ResolvedOptions
@@ -305,7 +308,7 @@ export class CookieWriter {
   #expiresAt = 0
   #expires = ''
 
-  constructor (options: ResolvedOptions, serializeCookie: (name: string, value: string, attrs: object) => string) {
+  constructor (options: ResolvedOptions, serializeCookie: SerializeCookie) {
     this.#options = options
     const { path, domain, httpOnly, sameSite, partitioned } = options.cookie
     // The attributes never change, so they are formatted once, by @fastify/cookie.
