@@ -69,6 +69,7 @@ export function findCookie (header: string | undefined, needle: string): string 
     const end = header.indexOf(';', from)
     const value = header.slice(from, end < 0 ? undefined : end).trim()
     if (found !== undefined && found !== value) return null
+    if (end < 0) return value // the last cookie: no other can follow
     found = value
   }
 }

@@ -214,6 +214,15 @@ export function stringify (value: unknown): string {
 
 /** Parses tagged JSON text. Throws `MalformedValue` or `SyntaxError`. */
 export function parse (text: string): unknown {
+  const first = text.charCodeAt(0)
+  if ((first >= 48 && first <= 57) || first === 45) { // a digit or '-'
+    // A finite number, written as JavaScript and JSON write it, is read
+    // without JSON.parse (a call into V8's C++ runtime). Any other text
+    // that Number() accepts ('-0', '1e3', '0x10') is not written that way,
+    // so it is left to JSON.parse, which rejects or reads it as before.
+    const n = Number(text)
+    if (String(n) === text && Number.isFinite(n)) return n
+  }
   return decode(JSON.parse(text), false)
 }
 
@@ -246,6 +255,8 @@ export function checkKey (key: string): void {
  * throws `FST_ERR_SESSION_UNSERIALIZABLE`, naming its key.
  */
 export function stringifyEntry (key: string, value: unknown): string {
+  // A finite number other than -0 is its own JSON text, without JSON.stringify, a call into C++.
+  if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) return String(value)
   try {
     return JSON.stringify(encode(value))
   } catch (err) {

@@ -4,6 +4,7 @@
  * FST_ERR_SESSION_UNSERIALIZABLE naming its key (rule 7), directly and
  * through a route.
  */
+import fc from 'fast-check'
 import t from 'tap'
 import {
   asFlashes,
@@ -71,6 +72,33 @@ t.test('special numbers decode as numbers, -0 included', async (t) => {
   t.equal(parse('{"~f":"Infinity"}'), Infinity)
   t.equal(parse('{"~f":"-Infinity"}'), -Infinity)
   t.equal(stringify(0), '0', 'a positive zero needs no tag')
+})
+
+t.test('a number is written and read as JSON writes and reads it, without calling JSON', async (t) => {
+  // stringifyEntry and parse take a shortcut for numbers, which must agree with JSON to the bit.
+  fc.assert(fc.property(fc.double(), (n) => {
+    const text = stringifyEntry('n', n)
+    return text === JSON.stringify(encode(n)) && Object.is(parse(text), n)
+  }), { numRuns: 2000 })
+  t.equal(stringifyEntry('n', -0), '{"~f":"-0"}')
+  t.equal(stringifyEntry('n', NaN), '{"~f":"NaN"}')
+  t.equal(stringifyEntry('n', 1e21), '1e+21')
+  // Texts that Number() reads but JavaScript does not write: JSON decides, as without the shortcut.
+  const texts = ['-0', '1e3', '1E3', '0x10', '0b1', '01', '-01', '1.50', '5.', '-', '1_0', '1 ', '-Infinity',
+    '-1e-7', '1e+21', '1.5', '-42', '9007199254740993']
+  const outcome = (read: () => unknown): unknown => {
+    try {
+      return { value: read() }
+    } catch (err) {
+      return { error: (err as Error).constructor.name }
+    }
+  }
+  for (const text of texts) {
+    t.same(outcome(() => parse(text)), outcome(() => decode(JSON.parse(text), false)), text)
+  }
+  t.ok(caught(() => parse('0x10')) instanceof SyntaxError, '0x10 is not JSON')
+  t.ok(caught(() => parse('-0')) instanceof MalformedValue, 'a bare -0 is still rejected')
+  t.ok(caught(() => parse('-Infinity')) instanceof SyntaxError, '-Infinity is not JSON')
 })
 
 t.test('a Uint8Array comes back as a Buffer, and only the viewed bytes are kept', async (t) => {

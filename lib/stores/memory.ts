@@ -95,9 +95,8 @@ export class MemoryStore implements SessionStore {
   #set (id: string, change: StoreChange, ttl: number, now: number): void {
     const current = this.#live(id, now)
     if (current === undefined && !change.create) return
-    const record: StoreRecord = { ...current?.record }
+    const record: StoreRecord = Object.assign({}, current?.record, change.set)
     for (const field of change.delete) delete record[field]
-    Object.assign(record, change.set)
     if (current === undefined) {
       this.#records.set(id, { record, expires: now + ttl })
     } else {
