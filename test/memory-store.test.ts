@@ -34,6 +34,9 @@ t.test('set merges by key: it writes only the fields named and deletes only thos
   await store.set('id1', create({ a: '1', b: '2', c: '3' }), 100)
   await Promise.all([store.set('id1', merge({ b: '20' }, ['c']), 100), store.set('id1', merge({ d: '4' }), 100)])
   t.same(await store.get('id1'), { a: '1', b: '20', d: '4' })
+  // A field that a change both deletes and sets is written, as on Redis (HDEL, then HSET).
+  await store.set('id1', merge({ a: '10' }, ['a', 'b']), 100)
+  t.same(await store.get('id1'), { a: '10', d: '4' })
 })
 
 t.test('a save with create false does nothing when the record is missing', async (t) => {

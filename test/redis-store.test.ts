@@ -69,6 +69,9 @@ t.test('set merges by key: it writes only the fields named, deletes only those r
   await Promise.all([store.set('id1', merge({ x: '1' }), 100), store.set('id1', merge({ y: '2' }, ['a']), 100)])
   t.same(await admin.hgetall('session:id1'), { b: '20', x: '1', y: '2' })
   t.same(await store.get('id1'), { b: '20', x: '1', y: '2' })
+  // A field that a change both deletes and sets is written.
+  await store.set('id1', merge({ b: '21' }, ['b', 'x']), 100)
+  t.same(await admin.hgetall('session:id1'), { b: '21', y: '2' })
 })
 
 t.test('a save with create false does nothing once the record is gone, so a concurrent clear wins', needsRedis, async (t) => {

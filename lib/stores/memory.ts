@@ -95,8 +95,9 @@ export class MemoryStore implements SessionStore {
   #set (id: string, change: StoreChange, ttl: number, now: number): void {
     const current = this.#live(id, now)
     if (current === undefined && !change.create) return
-    const record: StoreRecord = Object.assign({}, current?.record, change.set)
+    const record: StoreRecord = { ...current?.record }
     for (const field of change.delete) delete record[field]
+    Object.assign(record, change.set)
     if (current === undefined) {
       this.#records.set(id, { record, expires: now + ttl })
     } else {

@@ -18,7 +18,7 @@ export type StoreRecord = Record<string, string>
 export interface StoreChange {
   /** Fields to write: the keys that are new or changed. */
   set: StoreRecord
-  /** Fields to remove: the keys that were deleted. */
+  /** Fields to remove: the keys that were deleted. A field also in `set` is written. */
   delete: string[]
   /**
    * `true` when the session is new, so the record is created. When `false`,
