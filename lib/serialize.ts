@@ -255,8 +255,9 @@ export function checkKey (key: string): void {
  * throws `FST_ERR_SESSION_UNSERIALIZABLE`, naming its key.
  */
 export function stringifyEntry (key: string, value: unknown): string {
-  // A finite number other than -0 is its own JSON text, without JSON.stringify, a call into C++.
-  if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) return String(value)
+  // A number that needs no tag (encodeNumber's rule) is its own JSON
+  // text, which String() gives without JSON.stringify, a call into C++.
+  if (typeof value === 'number' && encodeNumber(value) === value) return String(value)
   try {
     return JSON.stringify(encode(value))
   } catch (err) {
