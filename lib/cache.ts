@@ -27,6 +27,23 @@ function digit (value: string, at: number): number {
   return DIGIT[value.charCodeAt(at) & 127] as number
 }
 
+/**
+ * A copy of a cookie value (or a part of one) in a string of its own. V8
+ * keeps a `slice()` of a long string as a view into that string, so a view
+ * of a request's Cookie header keeps the whole header alive for as long as
+ * a cache holds it (up to Node's 16 KB header limit per entry), and every
+ * `===` on it, and every Map lookup by it, is compared in V8's runtime
+ * rather than in its inline code. Cached keys and ids are copied once,
+ * when they are put in. The copy goes through Latin-1, the characters a
+ * header can carry (Node reads header bytes as Latin-1); a string with
+ * any other character (one given to `app.sessions.decode`, not read from
+ * a header) is returned as it is.
+ */
+export function ownCopy (value: string): string {
+  const copy = Buffer.from(value, 'latin1').toString('latin1')
+  return copy === value ? copy : value
+}
+
 /** A bounded cache keyed by the exact text of a cookie value. */
 export class RecentValues<V> {
   readonly #keys: Array<string | undefined>

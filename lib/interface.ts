@@ -11,7 +11,7 @@
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
-import { RecentValues } from './cache.js'
+import { ownCopy, RecentValues } from './cache.js'
 import { clock } from './clock.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './codecs/types.js'
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
@@ -179,11 +179,13 @@ export class CookieInterface {
   verify (value: string): Verified | string {
     let envelope: Verified | undefined = this.#sealed.get(value) ?? this.#cache.get(value)
     if (envelope === undefined) {
-      const opened = this.#codec.open(value)
+      // A copy, so that the cached key and the body (a view into it) do not keep the request's header alive.
+      const own = ownCopy(value)
+      const opened = this.#codec.open(own)
       if (typeof opened === 'string') return opened
       if (opened.created > opened.issued) return 'the creation time is after the signing time'
       envelope = opened
-      this.#cache.set(value, envelope)
+      this.#cache.set(own, envelope)
     }
     const now = clock.now()
     const { maxAge, absoluteTimeout } = this.#options

@@ -43,7 +43,11 @@ export interface SessionState {
   baseline: string | undefined
   isNew: boolean
   permanent: boolean
-  /** When the session was created, in Unix seconds. */
+  /**
+   * When the session was created, in Unix seconds. In store mode it is
+   * read from a loaded record only under `absoluteTimeout`, its one use
+   * there (0 otherwise): a save keeps the record's own creation time.
+   */
   created: number
   modified: boolean
   accessed: boolean

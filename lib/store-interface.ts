@@ -13,7 +13,7 @@
  * - a store that fails gives `FST_ERR_SESSION_STORE_UNAVAILABLE` (503).
  */
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import { RecentValues } from './cache.js'
+import { ownCopy, RecentValues } from './cache.js'
 import { clock } from './clock.js'
 import { signedIds, type SignedIds } from './codecs/signed.js'
 import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
@@ -93,6 +93,13 @@ class FieldDiff {
   }
 }
 
+/** Empties a content that a rejected record had partly filled, and returns why it was rejected. */
+function rejected (content: SessionContent, reason: string): string {
+  content.data.clear()
+  content.flashes = []
+  return reason
+}
+
 /** The reaction of a store call whose result is not needed. */
 const nothing = (): undefined => undefined
 
@@ -159,7 +166,9 @@ export class StoreInterface {
     if (verified === undefined) {
       const result = this.#ids.verify(cookie)
       if (typeof result === 'string') return result
-      this.#verified.set(cookie, verified = result)
+      // Copies: views into the header would keep it alive, and compare slowly as the store's key.
+      verified = { id: ownCopy(result.id), keyIndex: result.keyIndex }
+      this.#verified.set(ownCopy(cookie), verified)
     }
     return verified
   }
@@ -181,8 +190,9 @@ export class StoreInterface {
   /** Fills a state from the record the store returned when asked at `now`. */
   #fill (s: SessionState, verified: { id: string, keyIndex: number }, fields: StoreRecord | null, now: number): string | undefined {
     if (fields === null) return 'there is no record for the id (it expired or was deleted)'
-    const data = new Map<string, unknown>()
-    const content: SessionContent = { data, flashes: [] }
+    // The new state's content, still empty, is filled in place; emptied again if the record is rejected.
+    const content = s.content
+    const { absoluteTimeout } = this.#options
     let created = 0
     let permanent = false
     const names = Object.keys(fields)
@@ -191,18 +201,17 @@ export class StoreInterface {
         const text = fields[field] as string
         if (field === FLASHES_KEY) content.flashes = asFlashes(JSON.parse(text))
         else if (field === PERMANENT_FIELD) permanent = text === 'true'
-        else if (field === CREATED_FIELD) created = Number(text)
-        else data.set(field, parse(text))
+        // Only the absolute timeout reads a loaded record's creation time: a save keeps the record's own field.
+        else if (field === CREATED_FIELD) created = absoluteTimeout > 0 ? Number(text) : 0
+        else content.data.set(field, parse(text))
       }
     } catch (err) {
-      return `the record cannot be decoded (${(err as Error).message})`
+      return rejected(content, `the record cannot be decoded (${(err as Error).message})`)
     }
-    const { absoluteTimeout } = this.#options
     // Not `>`: a creation time that is not a number (NaN) is rejected too.
     if (absoluteTimeout > 0 && !(now - created <= absoluteTimeout)) {
-      return `the session is older than absoluteTimeout (${absoluteTimeout} s)`
+      return rejected(content, `the session is older than absoluteTimeout (${absoluteTimeout} s)`)
     }
-    s.content = content
     // Taken only if a mutable value is handed out (see `Session`): most requests never need it.
     s.baseline = undefined
     s.isNew = false

@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import sodium from 'sodium-native'
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { RecentValues } from '../lib/cache.js'
+import { ownCopy, RecentValues } from '../lib/cache.js'
 import type { FastifyInstance } from 'fastify'
 import type { SessionFormat } from '../lib/index.js'
 import { build, carry, sessionCookie } from './helpers/build.js'
@@ -66,6 +66,30 @@ t.test('RecentValues keeps each of 10 clients\' latest value while they take tur
   }
   // One slot per value missed about 9 in 256 (3.5%): another client's new value took its slot.
   t.ok(misses < 20000 * 0.005, `${misses} of 20000 returning values were not found`)
+})
+
+t.test('ownCopy gives back the same text, for any string', async (t) => {
+  fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)) })), (value) => {
+    // A view into a longer string, as a cookie read from a header is.
+    const view = `${'x'.repeat(40)}${value}${'y'.repeat(40)}`.slice(40, 40 + value.length)
+    return ownCopy(view) === value
+  }), { numRuns: RUNS * 10 })
+  t.equal(ownCopy('caf\u00e9'), 'caf\u00e9', 'a Latin-1 character')
+  t.equal(ownCopy('\u0141ódź'), '\u0141ódź', 'characters past Latin-1 are kept, not cut to their low byte')
+})
+
+t.test('a value with a character past Latin-1 is not read as the Latin-1 value it would be cut to', async (t) => {
+  for (const format of ['signed', 'encrypted', 'flask'] as const) {
+    const app = await build({ format }, () => {})
+    t.teardown(() => app.close())
+    const value = await app.sessions.encode({ username: 'ada' })
+    t.equal((await app.sessions.decode(value))?.get('username'), 'ada', `${format}: the value as made is read`)
+    // Each character in turn, moved past Latin-1 by 0x100 (same low byte), so that one missed position cannot hide.
+    for (let at = 0; at < value.length; at++) {
+      const moved = value.slice(0, at) + String.fromCharCode(value.charCodeAt(at) + 0x100) + value.slice(at + 1)
+      if (await app.sessions.decode(moved) !== null) t.fail(`${format}: character ${at} moved past Latin-1 is still read`)
+    }
+  }
 })
 
 t.test('a cookie this process just sealed is opened without checking its MAC again', async (t) => {

@@ -443,14 +443,20 @@ t.test('a tampered, malformed, doubled or unknown id gives an empty session and 
 t.test('a record that cannot be decoded gives an empty session and one debug line', async (t) => {
   const logs: Array<Record<string, unknown>> = []
   const store = new MemoryStore()
-  const app = await build({ store }, routes, logs)
+  const app = await build({ store }, (app) => {
+    routes(app)
+    app.get('/contents', async (request) => ({ entries: [...request.session.entries()], flashes: request.getFlashedMessages() }))
+  }, logs)
   const value = await app.sessions.encode({ username: 'ada' }, { permanent: true })
-  await store.set(value.slice(0, 43), { set: { counter: '{not json' }, delete: [], create: false }, 100)
+  // Fields that read well come before the bad one, so they are read first, and must not be kept.
+  await store.set(value.slice(0, 43), { set: { _flashes: '[["message","hi"]]', counter: '{not json' }, delete: [], create: false }, 100)
   logs.length = 0
   const res = await app.inject({ url: '/read', cookies: { session: value } })
   t.same(res.json(), { username: null, counter: null, new: true })
   t.match(logs.filter((line) => line.level === 20).map((line) => line.reason), [/^the record cannot be decoded/])
   t.same(setCookies(res), [], 'and it is not refreshed as a permanent session')
+  t.same((await app.inject({ url: '/contents', cookies: { session: value } })).json(), { entries: [], flashes: [] },
+    'nothing read before the bad field is kept, flashes included')
 })
 
 t.test('absoluteTimeout bounds a session from its creation, however often it is refreshed', async (t) => {
@@ -483,7 +489,8 @@ t.test('under absoluteTimeout, a record whose creation time is not a number give
   t.same((await app.inject({ url: '/read', cookies: { session: value } })).json().username, 'ada', 'the record is valid as written')
   await store.set(value.slice(0, 43), { set: { _created: 'soon' }, delete: [], create: false }, 100)
   logs.length = 0
-  t.same((await app.inject({ url: '/read', cookies: { session: value } })).json().new, true)
+  t.same((await app.inject({ url: '/read', cookies: { session: value } })).json(), { username: null, counter: null, new: true },
+    'nothing of the record is kept')
   t.same(logs.filter((line) => line.level === 20).map((line) => line.reason), ['the session is older than absoluteTimeout (100 s)'])
 })
 
