@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
-import { MemoryStore, type Session, type SessionStore, type StoreChange } from '../lib/index.js'
+import { MemoryStore, type Session, type SessionStore, type StoreChange, type StoreRecord } from '../lib/index.js'
 import { build, freezeClock, OTHER_SECRET, SECRET, sessionCookie, setCookies } from './helpers/build.js'
 import { ImmediateSpyStore, SpyStore, type Call } from './helpers/stores.js'
 
@@ -457,6 +457,23 @@ t.test('a record that cannot be decoded gives an empty session and one debug lin
   t.same(setCookies(res), [], 'and it is not refreshed as a permanent session')
   t.same((await app.inject({ url: '/contents', cookies: { session: value } })).json(), { entries: [], flashes: [] },
     'nothing read before the bad field is kept, flashes included')
+})
+
+t.test('only a record\'s own fields are read: an inherited enumerable one is not session data', async (t) => {
+  // A store whose records inherit an enumerable field, as every plain object would after prototype pollution.
+  class InheritingStore extends SpyStore {
+    override async get (id: string): Promise<StoreRecord | null> {
+      const record = await super.get(id)
+      return record === null ? null : Object.assign(Object.create({ admin: 'true' }) as StoreRecord, record)
+    }
+  }
+  const store = new InheritingStore()
+  const app = await build({ store }, (app) => {
+    routes(app)
+    app.get('/contents', async (request) => [...request.session.entries()])
+  })
+  const cookie = carry(await app.inject('/login'))
+  t.same((await app.inject({ url: '/contents', cookies: cookie })).json(), [['username', 'ada'], ['counter', 0]])
 })
 
 t.test('absoluteTimeout bounds a session from its creation, however often it is refreshed', async (t) => {
