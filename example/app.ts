@@ -55,7 +55,7 @@ export function escapeHtml (text: string): string {
 /** Sends a page: the flashed messages (shown once, then gone), then the body. */
 export function page (request: FastifyRequest, reply: FastifyReply, title: string, body: string): FastifyReply {
   // Flask's "Message Flashing" pattern: the layout template shows the messages.
-  const flashes = request.getFlashedMessages({ withCategories: true })
+  const flashes = request.session.getFlashedMessages({ withCategories: true })
     .map(([category, message]) => `<li class="${escapeHtml(category)}">${escapeHtml(message)}</li>`)
     .join('')
   return reply.type('text/html; charset=utf-8').send(`<!doctype html>
@@ -97,14 +97,14 @@ export function buildApp ({ secret, logger, store }: ExampleOptions): FastifyIns
   app.post<{ Body: LoginBody }>('/login', { schema: loginSchema }, async (request, reply) => {
     const username = (request.body.username ?? '').trim()
     if (username === '' || username.length > MAX_NAME) {
-      request.flash(`Please enter a username of 1 to ${MAX_NAME} characters`, 'error')
+      request.session.flash(`Please enter a username of 1 to ${MAX_NAME} characters`, 'error')
       return reply.redirect('/login')
     }
     // A new identity on login (in store mode, a new session id against fixation).
     await request.session.regenerate()
     request.session.set('username', username)
     request.session.permanent = request.body.remember !== undefined
-    request.flash('You were logged in')
+    request.session.flash('You were logged in')
     return reply.redirect('/')
   })
 
@@ -137,9 +137,9 @@ ${list}
     const item = (request.body.item ?? '').trim()
     const items = request.session.get('items', [])
     if (item === '' || item.length > MAX_ITEM) {
-      request.flash(`Please enter an item of 1 to ${MAX_ITEM} characters`, 'error')
+      request.session.flash(`Please enter an item of 1 to ${MAX_ITEM} characters`, 'error')
     } else if (Buffer.byteLength(JSON.stringify([...items, item])) > MAX_LIST_BYTES) {
-      request.flash('The list is full: a session cookie holds about 4 KB', 'error')
+      request.session.flash('The list is full: a session cookie holds about 4 KB', 'error')
     } else {
       if (!request.session.has('items')) request.session.set('items', [])
       request.session.get('items')!.push(item)

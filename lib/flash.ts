@@ -1,46 +1,42 @@
 /**
  * Flash messages, as in Flask: queued in the session under `_flashes` as
  * `[category, message]` pairs, and consumed by the first read of a request.
+ * The session's `flash()` and `getFlashedMessages()` call these on their
+ * state; they are not request decorators, because `request.flash` belongs
+ * to `@fastify/flash` (which `@fastify/passport` registers).
  */
-import type { FastifyRequest } from 'fastify'
-import { FST_ERR_SESSION_READONLY } from './errors.js'
 import type { Flash } from './serialize.js'
-import { accessState, stateOf } from './session.js'
+import type { SessionState } from './session.js'
 
-/** Options of `request.getFlashedMessages()`. */
+/** Options of `session.getFlashedMessages()`. */
 export interface FlashFilter {
-  /** Return `[category, message]` pairs instead of messages. */
+  /**
+   * Return `[category, message]` pairs instead of messages.
+   * @default false
+   */
   withCategories?: boolean
-  /** Return only the messages of these categories (the others are consumed too, as in Flask). */
+  /**
+   * Return only the messages of these categories (the others are consumed
+   * too, as in Flask). Empty or unset: every category.
+   * @default undefined
+   */
   categoryFilter?: readonly string[]
 }
 
-/** Queues a message for the next request that reads flashes. */
-export function flash (this: FastifyRequest, message: string, category = 'message'): void {
-  const session = this.session
-  const s = stateOf(session)
-  if (s.mode !== 'on') {
-    throw new FST_ERR_SESSION_READONLY(s.mode === 'off' ? 'false' : "'readonly'", 'flash()')
-  }
-  session.modified = true
-  s.content.flashes.push([category, String(message)])
+/** Queues a message in a loaded, writable state. */
+export function queueFlash (s: SessionState, message: string, category: string): void {
+  s.modified = true
+  s.content.flashes.push([String(category), String(message)])
 }
 
 /**
- * Returns the queued messages and consumes them all, even those that the
- * filter hides. Later calls in the same request return the same messages.
- * On a read-only route the messages are returned but not consumed.
+ * Returns the messages of a loaded state, consuming them all (even those
+ * that the filter hides) the first time in a request, unless the route is
+ * read-only; later calls in the same request return the same messages.
  */
-export function getFlashedMessages (this: FastifyRequest): string[]
-export function getFlashedMessages (this: FastifyRequest, options: FlashFilter & { withCategories: true }): Flash[]
-export function getFlashedMessages (this: FastifyRequest, options: FlashFilter & { withCategories?: false }): string[]
-export function getFlashedMessages (this: FastifyRequest, options: FlashFilter): string[] | Flash[]
-export function getFlashedMessages (this: FastifyRequest, options: FlashFilter = {}): string[] | Flash[] {
-  const session = this.session
-  const s = stateOf(session)
+export function takeFlashes (s: SessionState, options: FlashFilter): string[] | Flash[] {
   let flashes = s.flashesRead
   if (flashes === undefined) {
-    accessState(s)
     flashes = s.content.flashes
     if (s.mode === 'on' && flashes.length > 0) {
       s.content.flashes = []

@@ -2,8 +2,10 @@
  * fastify-typed-session: Flask's session model for Fastify 5.
  *
  * Registers `request.session` (opened in an `onRequest` hook, saved in an
- * `onSend` hook), `request.flash()`, `request.getFlashedMessages()` and
- * `app.sessions`. The steps, top to bottom: check the options, take
+ * `onSend` hook) and `app.sessions`. Flash messages are methods of the
+ * session (`request.session.flash()`, `request.session.getFlashedMessages()`),
+ * not request decorators: `request.flash` belongs to `@fastify/flash`, which
+ * `@fastify/passport` registers. The steps, top to bottom: check the options, take
  * `@fastify/cookie`'s serializer (registering the plugin in a context of its
  * own if the app has not), build the codec and the policy, decorate, and add
  * the hooks.
@@ -15,7 +17,6 @@ import { encryptedCodec } from './codecs/encrypted.js'
 import { flaskCodec } from './codecs/flask.js'
 import { signedCodec } from './codecs/signed.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from './errors.js'
-import { flash, getFlashedMessages } from './flash.js'
 import { CookieInterface, CookieWriter, runValidate, type SerializeCookie, type Validate } from './interface.js'
 import { StoreInterface } from './store-interface.js'
 import { normalizeOptions, type TypedSessionOptions } from './options.js'
@@ -49,12 +50,8 @@ export interface SessionTools {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The request's session. */
+    /** The request's session, typed by `SessionData`. */
     session: Session<SessionData>
-    /** Queues a flash message (Flask's `flash()`). @default category 'message' */
-    flash: typeof flash
-    /** Returns and consumes the queued flash messages (Flask's `get_flashed_messages()`). */
-    getFlashedMessages: typeof getFlashedMessages
   }
   interface FastifyInstance {
     /** Sessions outside a request. */
@@ -89,8 +86,6 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
     : new StoreInterface(options, options.store, writer)
 
   fastify.decorateRequest('session', null as unknown as Session)
-  fastify.decorateRequest('flash', flash)
-  fastify.decorateRequest('getFlashedMessages', getFlashedMessages)
   fastify.decorate('sessions', {
     async encode (data: Partial<SessionData>, { permanent = false }: EncodeOptions = {}): Promise<string> {
       return await policy.encode(data, permanent)

@@ -10,6 +10,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify'
 import { FST_ERR_SESSION_KEY_NOT_FOUND, FST_ERR_SESSION_READONLY } from './errors.js'
+import { queueFlash, takeFlashes, type FlashFilter } from './flash.js'
 import type { Flash, SessionContent } from './serialize.js'
 
 /**
@@ -286,6 +287,32 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
       s.permanent = value
       s.modified = true
     }
+  }
+
+  /**
+   * Queues a flash message for the next request that reads flashes
+   * (Flask's `flash()`). Throws `FST_ERR_SESSION_READONLY` on a read-only route.
+   * @param category The message's category. @default 'message'
+   */
+  flash (message: string, category = 'message'): void {
+    this.#write('flash()')
+    queueFlash(this[kState], message, category)
+  }
+
+  /**
+   * Returns the queued flash messages (Flask's `get_flashed_messages()`),
+   * and consumes them all, even those that `categoryFilter` hides. Later
+   * calls in the same request return the same messages. On a read-only
+   * route the messages are returned but not consumed.
+   * @returns the messages, or `[category, message]` pairs with `withCategories: true`
+   */
+  getFlashedMessages (): string[]
+  getFlashedMessages (options: FlashFilter & { withCategories: true }): Flash[]
+  getFlashedMessages (options: FlashFilter & { withCategories?: false }): string[]
+  getFlashedMessages (options: FlashFilter): string[] | Flash[]
+  getFlashedMessages (options: FlashFilter = {}): string[] | Flash[] {
+    this.#read()
+    return takeFlashes(this[kState], options)
   }
 
   /**

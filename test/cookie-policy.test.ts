@@ -26,7 +26,7 @@ t.test('rule 1: a new session that stays empty sets no cookie', async (t) => {
     })
     app.get('/clear', async (request) => { request.session.clear(); return 'ok' })
     app.get('/flags', async (request) => ({ new: request.session.new, permanent: request.session.permanent }))
-    app.get('/flashes', async (request) => request.getFlashedMessages())
+    app.get('/flashes', async (request) => request.session.getFlashedMessages())
   })
   for (const url of ['/untouched', '/read', '/views', '/set-then-delete', '/clear', '/flags', '/flashes']) {
     const res = await app.inject(url)

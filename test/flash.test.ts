@@ -1,6 +1,6 @@
 /**
- * Flash messages: `request.flash()` queues `[category, message]` pairs in
- * the session under `_flashes`, and `request.getFlashedMessages()` returns
+ * Flash messages: `request.session.flash()` queues `[category, message]` pairs in
+ * the session under `_flashes`, and `request.session.getFlashedMessages()` returns
  * and consumes them, as Flask does.
  */
 import t from 'tap'
@@ -12,13 +12,13 @@ type App = Awaited<ReturnType<typeof build>>
 async function flashApp (): Promise<App> {
   return build({}, (app) => {
     app.get('/flash', async (request) => {
-      request.flash('Hello World')
-      request.flash('Careful', 'warning')
-      request.flash('Oops', 'error')
+      request.session.flash('Hello World')
+      request.session.flash('Careful', 'warning')
+      request.session.flash('Oops', 'error')
       return 'ok'
     })
-    app.get('/messages', async (request) => request.getFlashedMessages())
-    app.get('/with-categories', async (request) => request.getFlashedMessages({ withCategories: true }))
+    app.get('/messages', async (request) => request.session.getFlashedMessages())
+    app.get('/with-categories', async (request) => request.session.getFlashedMessages({ withCategories: true }))
   })
 }
 
@@ -42,10 +42,10 @@ t.test('reading the messages re-issues the cookie without them, keeping the data
   const app = await build({}, (app) => {
     app.get('/login', async (request) => {
       request.session.set('username', 'ada')
-      request.flash('Welcome, ada')
+      request.session.flash('Welcome, ada')
       return 'ok'
     })
-    app.get('/messages', async (request) => ({ messages: request.getFlashedMessages(), username: request.session.get('username') }))
+    app.get('/messages', async (request) => ({ messages: request.session.getFlashedMessages(), username: request.session.get('username') }))
   })
   const login = await app.inject('/login')
   const read = await app.inject({ url: '/messages', cookies: carry(login) })
@@ -70,16 +70,16 @@ t.test('withCategories returns [category, message] pairs, with "message" as the 
 t.test('categoryFilter returns only those categories but consumes every message, as Flask does', async (t) => {
   const app = await build({}, (app) => {
     app.get('/flash', async (request) => {
-      request.flash('Hello World')
-      request.flash('Careful', 'warning')
-      request.flash('Oops', 'error')
+      request.session.flash('Hello World')
+      request.session.flash('Careful', 'warning')
+      request.session.flash('Oops', 'error')
       return 'ok'
     })
-    app.get('/errors', async (request) => request.getFlashedMessages({ categoryFilter: ['error', 'warning'] }))
+    app.get('/errors', async (request) => request.session.getFlashedMessages({ categoryFilter: ['error', 'warning'] }))
     app.get('/errors-with-categories', async (request) =>
-      request.getFlashedMessages({ categoryFilter: ['error'], withCategories: true }))
-    app.get('/empty-filter', async (request) => request.getFlashedMessages({ categoryFilter: [] }))
-    app.get('/messages', async (request) => request.getFlashedMessages())
+      request.session.getFlashedMessages({ categoryFilter: ['error'], withCategories: true }))
+    app.get('/empty-filter', async (request) => request.session.getFlashedMessages({ categoryFilter: [] }))
+    app.get('/messages', async (request) => request.session.getFlashedMessages())
   })
   const flashed = await app.inject('/flash')
   const errors = await app.inject({ url: '/errors', cookies: carry(flashed) })
@@ -93,11 +93,11 @@ t.test('categoryFilter returns only those categories but consumes every message,
 
 t.test('calling getFlashedMessages twice in one request returns the same messages', async (t) => {
   const app = await build({}, (app) => {
-    app.get('/flash', async (request) => { request.flash('Zap'); request.flash('Zip', 'info'); return 'ok' })
+    app.get('/flash', async (request) => { request.session.flash('Zap'); request.session.flash('Zip', 'info'); return 'ok' })
     app.get('/twice', async (request) => ({
-      first: request.getFlashedMessages(),
-      second: request.getFlashedMessages(),
-      third: request.getFlashedMessages({ withCategories: true, categoryFilter: ['info'] })
+      first: request.session.getFlashedMessages(),
+      second: request.session.getFlashedMessages(),
+      third: request.session.getFlashedMessages({ withCategories: true, categoryFilter: ['info'] })
     }))
   })
   const flashed = await app.inject('/flash')
@@ -110,13 +110,13 @@ t.test('calling getFlashedMessages twice in one request returns the same message
 
 t.test('a message flashed after reading is kept for the next request', async (t) => {
   const app = await build({}, (app) => {
-    app.get('/flash', async (request) => { request.flash('first'); return 'ok' })
+    app.get('/flash', async (request) => { request.session.flash('first'); return 'ok' })
     app.get('/read-then-flash', async (request) => {
-      const read = request.getFlashedMessages()
-      request.flash('second')
-      return { read, again: request.getFlashedMessages() }
+      const read = request.session.getFlashedMessages()
+      request.session.flash('second')
+      return { read, again: request.session.getFlashedMessages() }
     })
-    app.get('/messages', async (request) => request.getFlashedMessages())
+    app.get('/messages', async (request) => request.session.getFlashedMessages())
   })
   const flashed = await app.inject('/flash')
   const res = await app.inject({ url: '/read-then-flash', cookies: carry(flashed) })
@@ -128,12 +128,12 @@ t.test('flash sets modified, even after modified was set to false', async (t) =>
   const app = await build({}, (app) => {
     app.get('/flash', async (request) => {
       const before = request.session.modified
-      request.flash('Zap')
+      request.session.flash('Zap')
       const afterFirst = request.session.modified
       request.session.modified = false
       const reset = request.session.modified
-      request.flash('Zip')
-      return { before, afterFirst, reset, afterSecond: request.session.modified, messages: request.getFlashedMessages() }
+      request.session.flash('Zip')
+      return { before, afterFirst, reset, afterSecond: request.session.modified, messages: request.session.getFlashedMessages() }
     })
   })
   const res = await app.inject('/flash')
@@ -143,10 +143,10 @@ t.test('flash sets modified, even after modified was set to false', async (t) =>
 t.test('flash turns its message into a string, and the flash queue never shows among the session keys', async (t) => {
   const app = await build({}, (app) => {
     app.get('/flash', async (request) => {
-      request.flash(42 as unknown as string, 'number')
+      request.session.flash(42 as unknown as string, 'number')
       return { size: request.session.size, keys: [...request.session.keys()], json: request.session.toJSON() }
     })
-    app.get('/messages', async (request) => request.getFlashedMessages({ withCategories: true }))
+    app.get('/messages', async (request) => request.session.getFlashedMessages({ withCategories: true }))
   })
   const flashed = await app.inject('/flash')
   t.same(flashed.json(), { size: 0, keys: [], json: {} })
@@ -155,11 +155,29 @@ t.test('flash turns its message into a string, and the flash queue never shows a
 
 t.test('a request that does not read the flashes leaves them queued', async (t) => {
   const app = await build({}, (app) => {
-    app.get('/flash', async (request) => { request.flash('later'); return 'ok' })
+    app.get('/flash', async (request) => { request.session.flash('later'); return 'ok' })
     app.get('/other', async (request) => { request.session.set('counter', 1); return 'ok' })
-    app.get('/messages', async (request) => request.getFlashedMessages())
+    app.get('/messages', async (request) => request.session.getFlashedMessages())
   })
   const flashed = await app.inject('/flash')
   const other = await app.inject({ url: '/other', cookies: carry(flashed) })
   t.same((await app.inject({ url: '/messages', cookies: carry(other) })).json(), ['later'])
+})
+
+t.test('the plugin decorates no request.flash or getFlashedMessages, so @fastify/flash can own request.flash', async (t) => {
+  const app = await build({}, (app) => {
+    t.equal(app.hasRequestDecorator('flash'), false)
+    t.equal(app.hasRequestDecorator('getFlashedMessages'), false)
+    // What @fastify/flash (registered by @fastify/passport) does: no FST_ERR_DEC_ALREADY_PRESENT.
+    const theirs = function (this: { session: { set: (k: 'value', v: unknown) => void } }, type: string, message: string): void {
+      this.session.set('value', { [type]: [message] })
+    }
+    app.decorateRequest('flash', theirs as never)
+    app.get('/both', async (request) => {
+      (request as unknown as { flash: (type: string, message: string) => void }).flash('info', 'theirs')
+      request.session.flash('ours')
+      return { value: request.session.get('value'), ours: request.session.getFlashedMessages() }
+    })
+  })
+  t.same((await app.inject('/both')).json(), { value: { info: ['theirs'] }, ours: ['ours'] })
 })

@@ -91,7 +91,7 @@ async function fastifyApp (secret: string | string[] = KEY, maxAge = LIFETIME) {
         isNew: s.new,
         data: Object.fromEntries(s.entries()),
         permanent: s.permanent,
-        flashes: request.getFlashedMessages({ withCategories: true })
+        flashes: request.session.getFlashedMessages({ withCategories: true })
       })
       return 'ok'
     })
@@ -104,8 +104,8 @@ async function fastifyApp (secret: string | string[] = KEY, maxAge = LIFETIME) {
       for (const [key, value] of Object.entries(JS_VALUES)) s.set(key, value)
       if (request.query.permanent !== undefined) s.permanent = true
       if (request.query.flash !== undefined) {
-        request.flash('Logged in')
-        request.flash('Check your <b>email</b>', 'warning')
+        request.session.flash('Logged in')
+        request.session.flash('Check your <b>email</b>', 'warning')
       }
       return 'ok'
     })

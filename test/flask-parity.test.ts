@@ -262,10 +262,10 @@ t.test('test_flashes: flash sets modified, even after it was reset to false, and
   const app = await build({}, (app) => {
     app.get('/', async (request) => {
       const initially = request.session.modified
-      request.flash('Zap')
+      request.session.flash('Zap')
       request.session.modified = false
-      request.flash('Zip')
-      return { initially, modified: request.session.modified, messages: request.getFlashedMessages() }
+      request.session.flash('Zip')
+      return { initially, modified: request.session.modified, messages: request.session.getFlashedMessages() }
     })
   })
   t.same((await app.inject('/')).json(), { initially: false, modified: true, messages: ['Zap', 'Zip'] })
@@ -274,18 +274,18 @@ t.test('test_flashes: flash sets modified, even after it was reset to false, and
 t.test('test_extended_flashing: messages keep their category and order, with and without categories and filters', async (t) => {
   const app = await build({}, (app) => {
     app.get('/', async (request) => {
-      request.flash('Hello World')
-      request.flash('Hello World', 'error')
-      request.flash('<em>Testing</em>', 'warning')
+      request.session.flash('Hello World')
+      request.session.flash('Hello World', 'error')
+      request.session.flash('<em>Testing</em>', 'warning')
       return ''
     })
-    app.get('/test/', async (request) => request.getFlashedMessages())
-    app.get('/test_with_categories/', async (request) => request.getFlashedMessages({ withCategories: true }))
-    app.get('/test_filter/', async (request) => request.getFlashedMessages({ categoryFilter: ['message'], withCategories: true }))
+    app.get('/test/', async (request) => request.session.getFlashedMessages())
+    app.get('/test_with_categories/', async (request) => request.session.getFlashedMessages({ withCategories: true }))
+    app.get('/test_filter/', async (request) => request.session.getFlashedMessages({ categoryFilter: ['message'], withCategories: true }))
     app.get('/test_filters/', async (request) =>
-      request.getFlashedMessages({ categoryFilter: ['message', 'warning'], withCategories: true }))
+      request.session.getFlashedMessages({ categoryFilter: ['message', 'warning'], withCategories: true }))
     app.get('/test_filters_without_returning_categories/', async (request) =>
-      request.getFlashedMessages({ categoryFilter: ['message', 'warning'] }))
+      request.session.getFlashedMessages({ categoryFilter: ['message', 'warning'] }))
   })
   const expected: Record<string, unknown> = {
     '/test/': ['Hello World', 'Hello World', '<em>Testing</em>'],
@@ -309,7 +309,7 @@ t.test('test_max_cookie_size: a cookie above maxCookieSize fails with FST_ERR_SE
   const routes = (app: FastifyInstance): void => {
     app.get('/', async (request) => {
       request.session.update({ username: big, counter: 1 })
-      request.flash('a flash message')
+      request.session.flash('a flash message')
       return 'ok'
     })
   }

@@ -16,7 +16,7 @@ async function configApp (mode: false | 'readonly'): Promise<App> {
     app.get('/login', async (request) => {
       request.session.set('username', 'ada')
       request.session.permanent = true
-      request.flash('welcome')
+      request.session.flash('welcome')
       return 'ok'
     })
     app.get('/read', async (request) => request.session.get('username') ?? 'nobody')
@@ -37,10 +37,10 @@ async function configApp (mode: false | 'readonly'): Promise<App> {
     app.get('/route/permanent', config, async (request) => { request.session.permanent = false; return 'ok' })
     app.get('/route/modified', config, async (request) => { request.session.modified = true; return 'ok' })
     app.get('/route/regenerate', config, async (request) => { await request.session.regenerate(); return 'ok' })
-    app.get('/route/flash', config, async (request) => { request.flash('no'); return 'ok' })
+    app.get('/route/flash', config, async (request) => { request.session.flash('no'); return 'ok' })
     app.get('/route/messages', config, async (request) => ({
-      messages: request.getFlashedMessages(),
-      again: request.getFlashedMessages({ withCategories: true })
+      messages: request.session.getFlashedMessages(),
+      again: request.session.getFlashedMessages({ withCategories: true })
     }))
   })
 }

@@ -151,12 +151,12 @@ t.test('clear empties a permanent session, makes it non-permanent and deletes it
     app.get('/login', async (request) => {
       request.session.set('username', 'ada')
       request.session.permanent = true
-      request.flash('hello')
+      request.session.flash('hello')
       return 'ok'
     })
     app.get('/logout', async (request) => {
       request.session.clear()
-      return { size: request.session.size, permanent: request.session.permanent, flashes: request.getFlashedMessages() }
+      return { size: request.session.size, permanent: request.session.permanent, flashes: request.session.getFlashedMessages() }
     })
   })
   const login = await app.inject('/login')
@@ -197,7 +197,7 @@ t.test('the dict views list the data only, never the flash queue or the permanen
     app.get('/login', async (request) => {
       request.session.update({ username: 'ada', counter: 2 })
       request.session.permanent = true
-      request.flash('welcome')
+      request.session.flash('welcome')
       return 'ok'
     })
     app.get('/views', async (request) => {

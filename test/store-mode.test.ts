@@ -445,7 +445,7 @@ t.test('a record that cannot be decoded gives an empty session and one debug lin
   const store = new MemoryStore()
   const app = await build({ store }, (app) => {
     routes(app)
-    app.get('/contents', async (request) => ({ entries: [...request.session.entries()], flashes: request.getFlashedMessages() }))
+    app.get('/contents', async (request) => ({ entries: [...request.session.entries()], flashes: request.session.getFlashedMessages() }))
   }, logs)
   const value = await app.sessions.encode({ username: 'ada' }, { permanent: true })
   // Fields that read well come before the bad one, so they are read first, and must not be kept.
@@ -572,8 +572,8 @@ t.test('flashes are kept in the record until they are read', async (t) => {
   const store = new MemoryStore()
   const app = await build({ store }, (app) => {
     routes(app)
-    app.get('/flash', async (request) => { request.flash('saved', 'info'); return 'ok' })
-    app.get('/flashes', async (request) => request.getFlashedMessages({ withCategories: true }))
+    app.get('/flash', async (request) => { request.session.flash('saved', 'info'); return 'ok' })
+    app.get('/flashes', async (request) => request.session.getFlashedMessages({ withCategories: true }))
   })
   const cookie = carry(await app.inject('/login'))
   await app.inject({ url: '/flash', cookies: cookie })

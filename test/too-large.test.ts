@@ -34,7 +34,7 @@ function routes (app: FastifyInstance): void {
   app.get('/set', async (request) => {
     request.session.update(pending)
     request.session.permanent = permanent
-    for (const message of flashes) request.flash(message)
+    for (const message of flashes) request.session.flash(message)
     return 'ok'
   })
   app.get('/get', async (request) => {

@@ -20,7 +20,7 @@ t.test('a read of the session adds Vary: Cookie, with or without a cookie', asyn
     app.get('/read', async (request) => request.session.get('username') ?? 'nobody')
     app.get('/has', async (request) => String(request.session.has('username')))
     app.get('/new', async (request) => String(request.session.new))
-    app.get('/flashes', async (request) => request.getFlashedMessages())
+    app.get('/flashes', async (request) => request.session.getFlashedMessages())
   })
   const login = await app.inject('/login')
   for (const url of ['/read', '/has', '/new', '/flashes']) {

@@ -52,7 +52,7 @@ export function buildApp ({ secret, flaskUrl }: InteropOptions, fastifyOptions: 
   // A logout here logs the user out of Flask too: the cookie is theirs in common.
   app.get('/logout', async (request, reply) => {
     request.session.clear()
-    request.flash('You were logged out by Fastify')
+    request.session.flash('You were logged out by Fastify')
     return reply.redirect(`${flaskUrl}/`)
   })
 

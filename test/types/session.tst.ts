@@ -144,21 +144,27 @@ describe('Session<T> for another shape', () => {
 })
 
 describe('flash messages', () => {
-  test('request.flash takes a message and an optional category', () => {
-    expect(request.flash('Logged in')).type.toBe<void>()
-    expect(request.flash('Wrong password', 'error')).type.toBe<void>()
-    expect(request.flash(1)).type.toRaiseError("'number' is not assignable to parameter of type 'string'")
-    expect(request.flash('x', 1)).type.toRaiseError("'number' is not assignable to parameter of type 'string'")
+  test('session.flash takes a message and an optional category', () => {
+    expect(session.flash('Logged in')).type.toBe<void>()
+    expect(session.flash('Wrong password', 'error')).type.toBe<void>()
+    expect(session.flash(1)).type.toRaiseError("'number' is not assignable to parameter of type 'string'")
+    expect(session.flash('x', 1)).type.toRaiseError("'number' is not assignable to parameter of type 'string'")
+    expect(session.flash()).type.toRaiseError('Expected 1-2 arguments')
   })
 
-  test('getFlashedMessages returns messages, or [category, message] pairs with withCategories', () => {
-    expect(request.getFlashedMessages()).type.toBe<string[]>()
-    expect(request.getFlashedMessages({ withCategories: true })).type.toBe<Flash[]>()
-    expect(request.getFlashedMessages({ withCategories: true, categoryFilter: ['error'] })).type.toBe<Array<[category: string, message: string]>>()
-    expect(request.getFlashedMessages({ categoryFilter: ['error'] })).type.toBe<string[]>()
-    expect(request.getFlashedMessages({ withCategories: false })).type.toBe<string[]>()
-    expect(request.getFlashedMessages({ withCategories: 'yes' })).type.toRaiseError()
-    expect(request.getFlashedMessages({ categoryFilter: 'error' })).type.toRaiseError()
+  test('session.getFlashedMessages returns messages, or [category, message] pairs with withCategories', () => {
+    expect(session.getFlashedMessages()).type.toBe<string[]>()
+    expect(session.getFlashedMessages({ withCategories: true })).type.toBe<Flash[]>()
+    expect(session.getFlashedMessages({ withCategories: true, categoryFilter: ['error'] })).type.toBe<Array<[category: string, message: string]>>()
+    expect(session.getFlashedMessages({ categoryFilter: ['error'] })).type.toBe<string[]>()
+    expect(session.getFlashedMessages({ withCategories: false })).type.toBe<string[]>()
+    expect(session.getFlashedMessages({ withCategories: Math.random() > 0.5 })).type.toBe<string[] | Flash[]>()
+    expect(session.getFlashedMessages({ withCategories: 'yes' })).type.toRaiseError()
+    expect(session.getFlashedMessages({ categoryFilter: 'error' })).type.toRaiseError()
+  })
+
+  test('the request has no getFlashedMessages decorator (and request.flash is left to @fastify/flash)', () => {
+    expect(request).type.not.toHaveProperty('getFlashedMessages')
   })
 })
 
