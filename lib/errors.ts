@@ -10,7 +10,7 @@ import createError from '@fastify/error'
 /** `secret` is missing. Thrown at registration. */
 export const FST_ERR_SESSION_NO_SECRET = createError(
   'FST_ERR_SESSION_NO_SECRET',
-  'Expected the option secret: a key of at least 32 bytes (string or Buffer) or an array of them, received %s',
+  'Expected the option secret: a key of at least 32 bytes (string or Buffer) or an array of them, received %s; generate one with `npx fastify-typed-session secret`',
   500,
   TypeError
 )

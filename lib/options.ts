@@ -54,12 +54,15 @@ export interface SessionCookieOptions {
   partitioned?: boolean
 }
 
-/** Options of `fastify-typed-session`. */
-export interface TypedSessionOptions {
+/** The options shared by both modes. */
+interface CommonOptions {
   /**
    * The key, or keys for rotation: the first one signs or encrypts, and
-   * every one verifies. Each key is at least 32 bytes. A string is one key.
+   * every one verifies. Each key is at least 32 bytes; a string is one key
+   * (its UTF-8 bytes), never split. Format `'flask'` accepts a shorter key
+   * with a warning, because the Flask app decides its key.
    * Generate one with `npx fastify-typed-session secret`.
+   * @example secret: [process.env.SESSION_SECRET!, process.env.OLD_SESSION_SECRET!]
    */
   secret: SessionSecret | SessionSecret[]
   /**
@@ -67,46 +70,76 @@ export interface TypedSessionOptions {
    * @default 'session'
    */
   cookieName?: string
-  /** The session cookie's attributes. */
+  /**
+   * The session cookie's attributes. Its lifetime is not one of them: that
+   * is the top-level `maxAge`, in seconds.
+   * @default { path: '/', httpOnly: true, secure: 'auto', sameSite: 'lax', partitioned: false }
+   */
   cookie?: SessionCookieOptions
   /**
-   * The lifetime of a permanent session, in seconds, sent as Expires and
-   * Max-Age. Also the oldest signature accepted, for every session.
+   * The lifetime of a permanent session, in seconds (not milliseconds: a
+   * value over ten years is refused), sent as Expires and Max-Age. Also the
+   * oldest signature accepted, for every session, and in store mode the
+   * record's TTL.
    * @default 2678400 (31 days)
    */
   maxAge?: number
   /**
    * The longest a session may live since it was created, in seconds,
-   * however often it is refreshed. `0` turns it off.
+   * however often it is refreshed. `0` turns it off. Format `'flask'`
+   * refuses it, because Flask's cookie has no creation time.
    * @default 0
    */
   absoluteTimeout?: number
   /**
    * Re-issue a permanent session's cookie on every response
-   * (Flask's `SESSION_REFRESH_EACH_REQUEST`).
+   * (Flask's `SESSION_REFRESH_EACH_REQUEST`; `rolling` in `@fastify/session`).
    * @default true
    */
   refreshEachRequest?: boolean
-  /**
-   * How the cookie carries the data.
-   * @default 'signed'
-   */
-  format?: SessionFormat
   /**
    * The largest Set-Cookie header value, in bytes; above it the response
    * fails with `FST_ERR_SESSION_TOO_LARGE`. `0` turns the check off.
    * @default 4093
    */
   maxCookieSize?: number
-  /** A server-side store: the cookie then carries only a signed session id. */
-  store?: SessionStore
   /**
    * Runs when a valid session is loaded (not for a new one). Returning
    * `false` turns it into an empty new session.
+   * @default undefined
    * @example validate: (session) => session.get('generation') === currentGeneration
    */
   validate?: (session: Session, request: FastifyRequest) => boolean | Promise<boolean>
 }
+
+/** Cookie mode (the default): the cookie carries the session's data. */
+export interface CookieModeOptions extends CommonOptions {
+  /**
+   * How the cookie carries the data: signed, encrypted, or readable and
+   * writable by a Flask app.
+   * @default 'signed'
+   */
+  format?: SessionFormat
+  /** No store: the data is in the cookie. */
+  store?: undefined
+}
+
+/** Store mode: the data is kept by a store, and the cookie carries only a signed session id. */
+export interface StoreModeOptions extends CommonOptions {
+  /**
+   * A server-side store (`MemoryStore`, `RedisStore` or your own). Records
+   * live for `maxAge` seconds.
+   */
+  store: SessionStore
+  /** Store mode has no cookie format: the cookie is a signed session id. */
+  format?: undefined
+}
+
+/**
+ * Options of `fastify-typed-session`: cookie mode (`format`) or store mode
+ * (`store`), never both.
+ */
+export type TypedSessionOptions = CookieModeOptions | StoreModeOptions
 
 /** The options once checked: every value resolved, and frozen. */
 export interface ResolvedOptions {
@@ -133,6 +166,34 @@ const MIN_KEY_BYTES = 32
 const OPTION_NAMES = new Set(['secret', 'cookieName', 'cookie', 'maxAge', 'absoluteTimeout', 'refreshEachRequest',
   'format', 'maxCookieSize', 'store', 'validate'])
 const COOKIE_NAMES = new Set(['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned'])
+/** The longest `maxAge` or `absoluteTimeout` taken to be seconds: ten years. */
+const MAX_SECONDS = 10 * 365 * 86400
+// The names the neighbouring session plugins give their options, and what to
+// write here instead: a user migrating from one of them meets these first.
+const SAME_KEY = 'a key of at least 32 bytes, or an array of keys for rotation (the first signs, every one verifies)'
+const RENAMED = new Map([
+  ['key', `secret instead (@fastify/secure-session's key): ${SAME_KEY}; a string is read as UTF-8, so pass a base64 key as Buffer.from(key, 'base64')`],
+  ['salt', 'no salt (@fastify/secure-session derived its key from secret and salt): secret is the key itself, at least 32 bytes; generate one with `npx fastify-typed-session secret`'],
+  ['password', `secret instead (iron-session's password): ${SAME_KEY}`],
+  ['keys', `secret instead (cookie-session's keys): ${SAME_KEY}`],
+  ['ttl', "maxAge instead, in seconds: the lifetime of a permanent session, and in store mode the record's TTL"],
+  ['expiry', "maxAge instead, in seconds (@fastify/secure-session's expiry)"],
+  ['expires', 'maxAge instead, in seconds: a permanent session\'s cookie gets Expires and Max-Age from it'],
+  ['cookieOptions', "cookie instead (iron-session's cookieOptions) for the attributes, and the top-level maxAge, in seconds, for the lifetime"],
+  ['rolling', "refreshEachRequest instead (@fastify/session's rolling): it re-issues a permanent session's cookie on every response"],
+  ['saveUninitialized', "nothing in its place (@fastify/session's saveUninitialized): a new session that stays empty never sets a cookie, and one given data always does"],
+  ['resave', "nothing in its place (express-session's resave): a session is written when it changed, and a permanent one is refreshed as refreshEachRequest says"],
+  ['name', "cookieName instead (express-session's name)"],
+  ['sessionName', "nothing in its place (@fastify/secure-session's sessionName): the session is always request.session"],
+  ['idGenerator', 'nothing in its place (@fastify/session\'s idGenerator): a session id is 32 random bytes from node:crypto'],
+  ['algorithm', "nothing in its place (@fastify/session's algorithm): format decides how the cookie is signed or encrypted"],
+  ...[...COOKIE_NAMES].map((name) => [name, `cookie.${name} instead: the cookie's attributes go in the option cookie`] as const)
+])
+const COOKIE_RENAMED = new Map([
+  ['maxAge', "the top-level maxAge instead, in seconds (@fastify/session's cookie.maxAge is in milliseconds)"],
+  ['expires', "the top-level maxAge instead, in seconds: a permanent session's cookie gets Expires and Max-Age from it"],
+  ['signed', 'nothing in its place: the cookie is always signed or encrypted, as format says']
+])
 // RFC 6265 section 4.1.1: a cookie name is an RFC 7230 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // RFC 6265 section 4.1.1: path-value and domain-value exclude CTLs and ";".
@@ -172,12 +233,22 @@ function resolveSecrets (secret: unknown, format: SessionFormat): { secrets: Buf
   return { secrets, weak }
 }
 
-function seconds (name: string, value: unknown, fallback: number, allowZero: boolean): number {
+function whole (name: string, value: unknown, fallback: number, unit: string, allowZero: boolean): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (value === 0 && !allowZero)) {
-    throw invalid(name, allowZero ? 'a whole number of seconds, or 0 for off' : 'a positive whole number of seconds', value)
+    throw invalid(name, allowZero ? `a whole number of ${unit}, or 0 for off` : `a positive whole number of ${unit}`, value)
   }
   return value
+}
+
+function seconds (name: string, value: unknown, fallback: number, allowZero: boolean): number {
+  const n = whole(name, value, fallback, 'seconds', allowZero)
+  // A lifetime in milliseconds (@fastify/session's unit) would otherwise pass
+  // as a session that lasts for decades.
+  if (n > MAX_SECONDS) {
+    throw invalid(name, `seconds, not milliseconds: at most ${MAX_SECONDS} (ten years), such as 2678400 for 31 days`, n)
+  }
+  return n
 }
 
 function bool (name: string, value: unknown, fallback: boolean): boolean {
@@ -203,7 +274,9 @@ function resolveCookie (cookie: unknown): ResolvedOptions['cookie'] {
   }
   const c = cookie as Record<string, unknown>
   for (const key of Object.keys(c)) {
-    if (!COOKIE_NAMES.has(key)) throw invalid(`cookie.${key}`, `one of ${[...COOKIE_NAMES].join(', ')}`, key)
+    if (!COOKIE_NAMES.has(key)) {
+      throw invalid(`cookie.${key}`, COOKIE_RENAMED.get(key) ?? `one of ${[...COOKIE_NAMES].join(', ')}`, key)
+    }
   }
   const secure: unknown = c.secure === undefined ? 'auto' : c.secure
   if (typeof secure !== 'boolean' && secure !== 'auto') throw invalid('cookie.secure', "true, false or 'auto'", secure)
@@ -248,7 +321,7 @@ export function normalizeOptions (given: unknown): Normalized {
   if (given === null || typeof given !== 'object') throw invalid('options', 'an object', given)
   const o = given as Record<string, unknown>
   for (const key of Object.keys(o)) {
-    if (!OPTION_NAMES.has(key)) throw invalid(key, `one of ${[...OPTION_NAMES].join(', ')}`, key)
+    if (!OPTION_NAMES.has(key)) throw invalid(key, RENAMED.get(key) ?? `one of ${[...OPTION_NAMES].join(', ')}`, key)
   }
   const format = o.format === undefined ? 'signed' : o.format
   if (format !== 'signed' && format !== 'encrypted' && format !== 'flask') {
@@ -276,7 +349,7 @@ export function normalizeOptions (given: unknown): Normalized {
     absoluteTimeout,
     refreshEachRequest: bool('refreshEachRequest', o.refreshEachRequest, true),
     format,
-    maxCookieSize: seconds('maxCookieSize', o.maxCookieSize, 4093, true),
+    maxCookieSize: whole('maxCookieSize', o.maxCookieSize, 4093, 'bytes', true),
     store,
     validate: validate as ResolvedOptions['validate']
   }

@@ -47,7 +47,8 @@ t.test('a missing secret is refused with FST_ERR_SESSION_NO_SECRET, a TypeError'
     t.equal(err.code, 'FST_ERR_SESSION_NO_SECRET', name)
     t.ok(err instanceof TypeError, `${name}: a TypeError`)
     t.match(err.message, /^Expected the option secret: a key of at least 32 bytes .*, received /, name)
-    t.ok(err.message.endsWith(`received ${shown}`), `${name}: the message shows ${shown}`)
+    t.match(err.message, `received ${shown}; `, `${name}: the message shows ${shown}`)
+    t.ok(err.message.endsWith('; generate one with `npx fastify-typed-session secret`'), `${name}: names the key generator`)
   }
 })
 
@@ -135,7 +136,8 @@ const invalid: Array<[string, Record<string, unknown>, string, string]> = [
   ['cookie a string', { cookie: 'path=/' }, 'cookie', '"path=/"'],
   ['cookie null', { cookie: null }, 'cookie', 'null'],
   ['cookie an array', { cookie: [] }, 'cookie', 'an array of 0'],
-  ['an unknown cookie attribute', { cookie: { maxAge: 10 } }, 'cookie.maxAge', '"maxAge"'],
+  ['an unknown cookie attribute', { cookie: { priority: 'high' } }, 'cookie.priority', '"priority"'],
+  ['cookie.maxAge', { cookie: { maxAge: 10 } }, 'cookie.maxAge', '"maxAge"'],
   ['cookie.expires', { cookie: { expires: new Date() } }, 'cookie.expires', '"expires"'],
   ['cookie.path empty', { cookie: { path: '' } }, 'cookie.path', '""'],
   ['cookie.path with a semicolon', { cookie: { path: '/a;b' } }, 'cookie.path', '"/a;b"'],
@@ -160,6 +162,8 @@ const invalid: Array<[string, Record<string, unknown>, string, string]> = [
   ['maxAge NaN', { maxAge: NaN }, 'maxAge', 'NaN'],
   ['maxAge Infinity', { maxAge: Infinity }, 'maxAge', 'Infinity'],
   ['maxAge null', { maxAge: null }, 'maxAge', 'null'],
+  ['maxAge in milliseconds', { maxAge: 2678400000 }, 'maxAge', '2678400000'],
+  ['absoluteTimeout in milliseconds', { absoluteTimeout: 86400000 * 7 }, 'absoluteTimeout', '604800000'],
   ['absoluteTimeout negative', { absoluteTimeout: -5 }, 'absoluteTimeout', '-5'],
   ['absoluteTimeout fractional', { absoluteTimeout: 0.5 }, 'absoluteTimeout', '0.5'],
   ['absoluteTimeout a boolean', { absoluteTimeout: true }, 'absoluteTimeout', 'true'],
@@ -189,13 +193,14 @@ t.test('a bad option makes ready() reject with FST_ERR_SESSION_INVALID_OPTION na
 t.test('an error message says what was expected', async (t) => {
   const expected: Array<[Record<string, unknown>, string]> = [
     [{ secrets: SECRET }, 'one of secret, cookieName, cookie, maxAge, absoluteTimeout, refreshEachRequest, format, maxCookieSize, store, validate'],
-    [{ cookie: { maxAge: 1 } }, 'one of path, domain, httpOnly, secure, sameSite, partitioned'],
+    [{ cookie: { priority: 'high' } }, 'one of path, domain, httpOnly, secure, sameSite, partitioned'],
     [{ format: 'json' }, "'signed', 'encrypted' or 'flask'"],
     [{ cookie: { sameSite: 'x' } }, "'lax', 'strict', 'none' or false"],
     [{ cookie: { sameSite: 'none', secure: false } }, "true or 'auto' with sameSite 'none'"],
     [{ cookie: { partitioned: true, secure: false } }, "true or 'auto' with partitioned"],
     [{ maxAge: 0 }, 'a positive whole number of seconds'],
     [{ absoluteTimeout: -1 }, 'a whole number of seconds, or 0 for off'],
+    [{ maxCookieSize: -1 }, 'a whole number of bytes, or 0 for off'],
     [{ cookieName: 'a b' }, "a non-empty token of letters, digits and !#$%&'*+-.^_`|~"],
     [{ cookie: { path: '/a;b' } }, 'a non-empty string of printable ASCII characters without ";"'],
     [{ store: {} }, 'a SessionStore (an object with get, set, touch, destroy and rename methods)'],
@@ -205,6 +210,73 @@ t.test('an error message says what was expected', async (t) => {
     const err = await rejection(t, register({ secret: SECRET, ...options }))
     t.match(err.message, `: expected ${text}, received `, JSON.stringify(options))
   }
+})
+
+t.test("another session plugin's option name is refused with a TypeError that says what to write instead", async (t) => {
+  // [option, value, text the message must contain]
+  const cases: Array<[string, unknown, string]> = [
+    ['key', Buffer.alloc(32), "expected secret instead (@fastify/secure-session's key): a key of at least 32 bytes, or an array of keys for rotation"],
+    ['key', 'c2VjcmV0', "pass a base64 key as Buffer.from(key, 'base64')"],
+    ['salt', 'mq9hDxBVDbspDR6nLfFT1g==', 'expected no salt (@fastify/secure-session derived its key from secret and salt): secret is the key itself, at least 32 bytes'],
+    ['password', SECRET, "expected secret instead (iron-session's password): a key of at least 32 bytes"],
+    ['keys', [SECRET], "expected secret instead (cookie-session's keys)"],
+    ['ttl', 1209600, 'expected maxAge instead, in seconds'],
+    ['ttl', 1209600, "in store mode the record's TTL"],
+    ['expiry', 86400, "expected maxAge instead, in seconds (@fastify/secure-session's expiry)"],
+    ['expires', new Date(), 'expected maxAge instead, in seconds'],
+    ['cookieOptions', { secure: true }, "expected cookie instead (iron-session's cookieOptions) for the attributes, and the top-level maxAge, in seconds, for the lifetime"],
+    ['rolling', true, "expected refreshEachRequest instead (@fastify/session's rolling)"],
+    ['saveUninitialized', false, 'expected nothing in its place (@fastify/session\'s saveUninitialized): a new session that stays empty never sets a cookie'],
+    ['resave', false, "expected nothing in its place (express-session's resave)"],
+    ['name', 'sid', "expected cookieName instead (express-session's name)"],
+    ['sessionName', 'session', 'the session is always request.session'],
+    ['idGenerator', () => 'id', 'a session id is 32 random bytes from node:crypto'],
+    ['algorithm', 'sha256', "expected nothing in its place (@fastify/session's algorithm)"],
+    ['secure', true, 'expected cookie.secure instead'],
+    ['sameSite', 'strict', 'expected cookie.sameSite instead'],
+    ['path', '/', 'expected cookie.path instead'],
+    ['domain', 'example.com', 'expected cookie.domain instead'],
+    ['httpOnly', true, 'expected cookie.httpOnly instead'],
+    ['partitioned', true, 'expected cookie.partitioned instead']
+  ]
+  for (const [option, value, text] of cases) {
+    const err = await rejection(t, register({ secret: SECRET, [option]: value }))
+    t.equal(err.code, 'FST_ERR_SESSION_INVALID_OPTION', option)
+    t.ok(err instanceof TypeError, `${option}: a TypeError`)
+    t.ok(err.message.startsWith(`Invalid option ${option}: expected `), `${option}: names the option`)
+    t.match(err.message, text, `${option}: says what to write instead`)
+    t.ok(err.message.endsWith(`, received "${option}"`), `${option}: shows the name, never the value (a key stays out of the logs)`)
+  }
+  const inStoreMode = await rejection(t, register({ secret: SECRET, store, ttl: 60 }))
+  t.match(inStoreMode.message, 'Invalid option ttl: expected maxAge instead, in seconds', 'the same in store mode')
+})
+
+t.test('a lifetime in the cookie attributes is refused, pointing to the top-level maxAge in seconds', async (t) => {
+  const cases: Array<[string, unknown, string]> = [
+    ['maxAge', 86400000, "the top-level maxAge instead, in seconds (@fastify/session's cookie.maxAge is in milliseconds)"],
+    ['expires', new Date(), "the top-level maxAge instead, in seconds: a permanent session's cookie gets Expires and Max-Age from it"],
+    ['signed', true, 'nothing in its place: the cookie is always signed or encrypted, as format says']
+  ]
+  for (const [attribute, value, text] of cases) {
+    const err = await rejection(t, register({ secret: SECRET, cookie: { [attribute]: value } }))
+    t.equal(err.code, 'FST_ERR_SESSION_INVALID_OPTION', attribute)
+    t.ok(err instanceof TypeError, `${attribute}: a TypeError`)
+    t.equal(err.message, `Invalid option cookie.${attribute}: expected ${text}, received "${attribute}"`)
+  }
+})
+
+t.test('a maxAge or absoluteTimeout over ten years is refused as milliseconds, saying the unit is seconds', async (t) => {
+  const TEN_YEARS = 315360000
+  for (const option of ['maxAge', 'absoluteTimeout']) {
+    for (const value of [TEN_YEARS + 1, 2678400000, Number.MAX_SAFE_INTEGER]) {
+      const err = await rejection(t, register({ secret: SECRET, [option]: value }))
+      t.equal(err.code, 'FST_ERR_SESSION_INVALID_OPTION', `${option} ${value}`)
+      t.ok(err instanceof TypeError, `${option} ${value}: a TypeError`)
+      t.equal(err.message, `Invalid option ${option}: expected seconds, not milliseconds: at most ${TEN_YEARS} (ten years), such as 2678400 for 31 days, received ${value}`)
+    }
+    t.equal(normalizeOptions({ secret: SECRET, [option]: TEN_YEARS }).options[option as 'maxAge'], TEN_YEARS, `${option} of exactly ten years is accepted`)
+  }
+  t.equal(normalizeOptions({ secret: SECRET, maxCookieSize: TEN_YEARS + 1 }).options.maxCookieSize, TEN_YEARS + 1, 'maxCookieSize, in bytes, has no such bound')
 })
 
 t.test('options that are not an object are refused', async (t) => {
