@@ -170,6 +170,30 @@ t.test('a userKey that is not a non-empty string throws a coded error', async (t
   }
 })
 
+t.test('an unknown option throws a coded TypeError naming it and the valid options, with the fix for other stores\' names', async (t) => {
+  const cases: Array<[string, unknown, string]> = [
+    ['maxSize', 5, 'expected max instead, the most sessions kept (the options are max and userKey), received "maxSize"'],
+    ['ttl', 3600, 'expected no ttl: the plugin gives each record its TTL, its maxAge option in seconds (the options are max and userKey), received "ttl"'],
+    ['maxEntries', 5, 'expected one of max, userKey, received "maxEntries"'],
+    ['MAX', 5, 'expected one of max, userKey, received "MAX"']
+  ]
+  for (const [name, value, text] of cases) {
+    const options = { [name]: value } as unknown as ConstructorParameters<typeof MemoryStore>[0]
+    t.throws(() => new MemoryStore(options), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: `Invalid option MemoryStore ${name}: ${text}` }, name)
+    try {
+      new MemoryStore(options) // eslint-disable-line no-new
+    } catch (err) {
+      t.ok(err instanceof TypeError, `${name}: a TypeError`)
+    }
+  }
+  for (const given of [null, 5, 'max']) {
+    t.throws(() => new MemoryStore(given as unknown as ConstructorParameters<typeof MemoryStore>[0]),
+      { code: 'FST_ERR_SESSION_INVALID_OPTION', message: `Invalid option MemoryStore options: expected an object, received ${String(given)}` }, String(given))
+  }
+  t.equal(new MemoryStore(undefined).size, 0, 'no options at all are the defaults')
+  t.equal(new MemoryStore({ max: 5, userKey: 'username' }).size, 0, 'the known options are accepted')
+})
+
 t.test('rename of a record deleted meanwhile writes nothing, so a cleared session stays ended', async (t) => {
   const store = new MemoryStore()
   await store.set('old', create({ a: '1' }), 100)

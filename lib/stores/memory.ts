@@ -20,6 +20,12 @@ export interface MemoryStoreOptions extends UserIndexOptions {
   max?: number
 }
 
+// The names other stores give these options, and what to write instead.
+const RENAMED = new Map([
+  ['maxSize', 'max instead, the most sessions kept (the options are max and userKey)'],
+  ['ttl', 'no ttl: the plugin gives each record its TTL, its maxAge option in seconds (the options are max and userKey)']
+])
+
 /** A record and when it expires, in Unix seconds. */
 interface Entry {
   record: Readonly<StoreRecord>
@@ -35,7 +41,16 @@ export class MemoryStore implements SessionStore {
   readonly #userKey: string | undefined
   readonly #users = new Map<string, Set<string>>()
 
-  constructor ({ max = 10000, userKey }: MemoryStoreOptions = {}) {
+  constructor (options: MemoryStoreOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore options', 'an object', String(options))
+    }
+    for (const name of Object.keys(options)) {
+      if (name !== 'max' && name !== 'userKey') {
+        throw new FST_ERR_SESSION_INVALID_OPTION(`MemoryStore ${name}`, RENAMED.get(name) ?? 'one of max, userKey', JSON.stringify(name))
+      }
+    }
+    const { max = 10000, userKey } = options
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore max', 'a positive whole number of sessions', String(max))
     }
