@@ -166,6 +166,8 @@ return {1, now}
 `)
 
 const OPTION_NAMES = ['client', 'prefix', 'timeout', 'userKey']
+// connect-redis's name for the lifetime, which the plugin decides here.
+const TTL_HINT = 'no ttl: the plugin gives each record its TTL, its maxAge option in seconds (the options are client, prefix, timeout and userKey)'
 /** The longest delay of a Node.js timer, in seconds. */
 const MAX_TIMEOUT = 2147483
 
@@ -199,7 +201,7 @@ export class RedisStore implements SessionStore {
   constructor (options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') throw invalid('options', 'an object with a client', options)
     for (const name of Object.keys(options)) {
-      if (!OPTION_NAMES.includes(name)) throw invalid(name, `one of ${OPTION_NAMES.join(', ')}`, name)
+      if (!OPTION_NAMES.includes(name)) throw invalid(name, name === 'ttl' ? TTL_HINT : `one of ${OPTION_NAMES.join(', ')}`, name)
     }
     const { client, prefix = 'session:', timeout = 2, userKey } = options
     if (!isClient(client)) throw invalid('client', 'an ioredis Redis or Cluster client', client)
