@@ -100,8 +100,9 @@ export function buildApp ({ secret, logger, store }: ExampleOptions): FastifyIns
       request.session.flash(`Please enter a username of 1 to ${MAX_NAME} characters`, 'error')
       return reply.redirect('/login')
     }
-    // A new identity on login (in store mode, a new session id against fixation).
-    await request.session.regenerate()
+    // A new identity on login (in store mode, a new session id against fixation),
+    // carrying over only the list made before it: nothing else from the anonymous session.
+    await request.session.regenerate(['items'])
     request.session.set('username', username)
     request.session.permanent = request.body.remember !== undefined
     request.session.flash('You were logged in')

@@ -316,13 +316,24 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   }
 
   /**
-   * Re-issues the session under a new identity, keeping its data (against
-   * session fixation): in store mode a new id, and the old record deleted;
-   * in cookie mode a new cookie.
+   * Starts the session afresh under a new identity, against session
+   * fixation: in store mode a new id (the old record is deleted), in cookie
+   * mode a new cookie with a new creation time. Only the keys listed in
+   * `keep` are carried over (none by default), as in `@fastify/session` and
+   * express-session; `permanent` and the queued flashes are kept. Keys that
+   * the session does not hold, and anything that is not an array of keys,
+   * are skipped. To keep everything: `regenerate([...session.keys()])`.
+   * Rejects with `FST_ERR_SESSION_READONLY` on a read-only route.
+   * @param keep The keys to carry over. @default []
    */
-  async regenerate (): Promise<void> {
-    this.#write('regenerate()')
-    this[kState].regenerate = true
+  async regenerate (keep: ReadonlyArray<Key<T>> = []): Promise<void> {
+    const data = this.#write('regenerate()')
+    const s = this[kState]
+    const wanted = new Set<unknown>(Array.isArray(keep) ? keep : [])
+    // In place, so that the kept keys keep their order (deleting while iterating a Map is safe).
+    for (const key of data.keys()) if (!wanted.has(key)) data.delete(key)
+    s.regenerate = true
+    s.modified = true
   }
 }
 

@@ -214,6 +214,19 @@ t.test('the list is kept beside the login, and reading it does not re-issue a no
   t.match((await b.get('/')).body, '<p>Logged in as ada</p>')
 })
 
+t.test('logging in moves the session to a new cookie that carries over the list made before, and nothing else', async (t) => {
+  const { b } = await start(t)
+  await b.post('/list', { item: 'milk' })
+  await b.post('/login', { username: '' }) // an error flash, unread
+  const before = b.cookie
+  await b.post('/login', { username: 'ada' })
+  t.not(b.cookie, before)
+  const index = await b.get('/')
+  t.match(index.body, '<p>Logged in as ada</p>')
+  t.match(index.body, 'Please enter a username', 'the queued flashes go along')
+  t.same(listItems(await b.get('/list')), ['milk'])
+})
+
 t.test('list items with HTML are escaped', async (t) => {
   const { b } = await start(t)
   await b.post('/list', { item: '<script>alert(1)</script>' })

@@ -420,26 +420,131 @@ t.test('permanent is kept with the session, and only a real change of it re-issu
   t.same(json(await app.inject({ url: '/permanent', cookies: carry(forget) })), { permanent: false })
 })
 
-t.test('regenerate re-issues the cookie with a new value and a new creation time, keeping the data', async (t) => {
+t.test('regenerate re-issues the cookie with a new value and a new creation time, keeping the listed keys', async (t) => {
   const clock = freezeClock(1_700_000_000)
   t.teardown(clock.restore)
   const app = await build({ absoluteTimeout: 100 }, (app) => {
-    app.get('/login', async (request) => { request.session.set('username', 'ada'); return 'ok' })
+    app.get('/login', async (request) => { request.session.set('username', 'ada').set('counter', 1); return 'ok' })
     app.get('/regenerate', async (request) => {
-      await request.session.regenerate()
-      return { modified: request.session.modified }
+      await request.session.regenerate(['username'])
+      return { modified: request.session.modified, keys: [...request.session.keys()] }
     })
     app.get('/read', async (request) => request.session.get('username') ?? 'nobody')
   })
   const login = await app.inject('/login')
   clock.set(1_700_000_050)
   const regenerated = await app.inject({ url: '/regenerate', cookies: carry(login) })
+  t.same(json(regenerated), { modified: true, keys: ['username'] })
   t.equal(setCookies(regenerated).length, 1)
   t.not(carry(regenerated).session, carry(login).session)
+  t.same((await app.sessions.decode(carry(regenerated).session))?.toJSON(), { username: 'ada' }, 'only the listed key is carried over')
   t.equal((await app.inject({ url: '/read', cookies: carry(regenerated) })).body, 'ada')
   clock.set(1_700_000_120)
   t.equal((await app.inject({ url: '/read', cookies: carry(login) })).body, 'nobody', 'the old cookie is past absoluteTimeout')
   t.equal((await app.inject({ url: '/read', cookies: carry(regenerated) })).body, 'ada', 'the new one counts from regenerate()')
+})
+
+t.test('regenerate() keeps no key by default, but keeps permanent and the queued flashes', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => {
+      request.session.set('username', 'ada').set('counter', 1)
+      request.session.permanent = true
+      request.session.flash('welcome', 'info')
+      return 'ok'
+    })
+    app.get('/regenerate', async (request) => {
+      await request.session.regenerate()
+      return { size: request.session.size, permanent: request.session.permanent }
+    })
+    app.get('/read', async (request) => ({
+      username: request.session.get('username') ?? null,
+      permanent: request.session.permanent,
+      flashes: request.session.getFlashedMessages({ withCategories: true })
+    }))
+  })
+  const login = await app.inject('/login')
+  const regenerated = await app.inject({ url: '/regenerate', cookies: carry(login) })
+  t.same(json(regenerated), { size: 0, permanent: true })
+  t.not(carry(regenerated).session, carry(login).session)
+  t.equal(regenerated.cookies[0]?.maxAge, 2678400, 'still a permanent cookie')
+  t.same(json(await app.inject({ url: '/read', cookies: carry(regenerated) })),
+    { username: null, permanent: true, flashes: [['info', 'welcome']] })
+})
+
+t.test('regenerate() of a session left with nothing deletes its cookie (a logout, as @fastify/passport does it)', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => { request.session.set('value', { user: 'ada' }); return 'ok' })
+    app.get('/logout', async (request) => {
+      request.session.set('value', undefined)
+      await request.session.regenerate()
+      return 'ok'
+    })
+    app.get('/regenerate-empty', async (request) => { await request.session.regenerate(); return 'ok' })
+  })
+  const logout = await app.inject({ url: '/logout', cookies: carry(await app.inject('/login')) })
+  t.equal(setCookies(logout).length, 1)
+  t.match(setCookies(logout)[0], /^session=; Max-Age=0;/)
+  t.same(setCookies(await app.inject('/regenerate-empty')), [], 'a new empty session that regenerates sets no cookie')
+})
+
+t.test('regenerate with keys that are not in the session, duplicates, an empty list or junk keeps nothing else, and never throws', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => {
+      request.session.set('username', 'ada').set('counter', 1).set('data', [1])
+      return 'ok'
+    })
+    app.get('/regenerate/:case', async (request) => {
+      const keep: Record<string, unknown> = {
+        missing: ['nested', 'value'],
+        mixed: ['value', 'counter', 'nope', 'counter', 'counter'],
+        empty: [],
+        string: 'username',
+        object: { 0: 'username', length: 1 },
+        set: new Set(['username']),
+        null: null,
+        items: [1, null, undefined, {}, ['username'], 'toString', '__proto__'],
+        all: ['data', 'username', 'counter']
+      }
+      await request.session.regenerate(keep[(request.params as { case: string }).case] as never)
+      return { keys: [...request.session.keys()], size: request.session.size }
+    })
+  })
+  const login = carry(await app.inject('/login'))
+  const expected: Record<string, string[]> = {
+    missing: [], mixed: ['counter'], empty: [], string: [], object: [], set: [], null: [], items: [], all: ['username', 'counter', 'data']
+  }
+  for (const [name, keys] of Object.entries(expected)) {
+    const res = await app.inject({ url: `/regenerate/${name}`, cookies: login })
+    t.equal(res.statusCode, 200, name)
+    t.same(json(res), { keys, size: keys.length }, `${name} keeps ${keys.join(', ') || 'nothing'}`)
+    const cookie = res.cookies[0]
+    if (keys.length === 0) {
+      t.equal(cookie?.maxAge, 0, `${name}: the emptied session's cookie is deleted`)
+    } else {
+      t.same((await app.sessions.decode(carry(res).session))?.toJSON(),
+        Object.fromEntries(keys.map((key) => [key, { username: 'ada', counter: 1, data: [1] }[key]])), `${name}: saved as kept`)
+    }
+  }
+})
+
+t.test('a nested value carried over by regenerate is still change-tracked, in this request and the next', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => { request.session.set('data', [1]).set('username', 'ada'); return 'ok' })
+    app.get('/regenerate', async (request) => {
+      const data = request.session.get('data')
+      await request.session.regenerate(['data'])
+      data?.push(2)
+      request.session.get('data')?.push(3)
+      return 'ok'
+    })
+    app.get('/push', async (request) => { request.session.get('data')?.push(4); return 'ok' })
+    app.get('/read', async (request) => ({ data: request.session.get('data') ?? null, username: request.session.get('username') ?? null }))
+  })
+  const regenerated = await app.inject({ url: '/regenerate', cookies: carry(await app.inject('/login')) })
+  t.same(json(await app.inject({ url: '/read', cookies: carry(regenerated) })), { data: [1, 2, 3], username: null })
+  const pushed = await app.inject({ url: '/push', cookies: carry(regenerated) })
+  t.equal(setCookies(pushed).length, 1, 'an in-place change on the next request re-issues the cookie')
+  t.same(json(await app.inject({ url: '/read', cookies: carry(pushed) })), { data: [1, 2, 3, 4], username: null })
 })
 
 t.test('a request answered before the session opens gets no session cookie and no error', async (t) => {

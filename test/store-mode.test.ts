@@ -256,13 +256,13 @@ t.test('a session emptied by deleting its last key deletes its record and its co
   t.same(store.writes().at(-1), ['destroy', idOf(cookie)])
 })
 
-t.test('regenerate() gives a new id, keeps the data, and deletes the old record', async (t) => {
+t.test('regenerate(keep) gives a new id, keeps only the listed keys, and deletes the old record', async (t) => {
   const store = new SpyStore()
   const app = await build({ store }, (app) => {
     routes(app)
     app.get('/regenerate', async (request) => {
-      await request.session.regenerate()
-      request.session.set('counter', 1)
+      await request.session.regenerate(['username', 'nested', 'username'])
+      request.session.set('data', [1])
       return 'ok'
     })
   })
@@ -272,13 +272,40 @@ t.test('regenerate() gives a new id, keeps the data, and deletes the old record'
   t.not(idOf(after), idOf(before))
   const rename = store.writes().at(-1) as Call
   t.same(rename.slice(0, 3), ['rename', idOf(before), idOf(after)], 'one atomic rename')
+  t.same(Object.keys(rename[3] as StoreRecord), ['username', 'data', '_created'], 'the new record holds the kept key, the new one and a creation time')
   t.equal(await store.inner.get(idOf(before)), null)
-  t.same((await app.inject({ url: '/read', cookies: after })).json(), { username: 'ada', counter: 1, new: false })
+  t.same((await app.inject({ url: '/read', cookies: after })).json(), { username: 'ada', counter: null, new: false })
   t.same((await app.inject({ url: '/read', cookies: before })).json().new, true, 'the old id is worthless')
 
   const fresh = await app.inject('/regenerate')
-  t.same((await app.inject({ url: '/read', cookies: carry(fresh) })).json(), { username: null, counter: 1, new: false },
+  t.same((await app.inject({ url: '/read', cookies: carry(fresh) })).json(), { username: null, counter: null, new: false },
     'a new session that regenerates is simply created')
+})
+
+t.test('regenerate() keeps no key but keeps permanent and the flashes; left with nothing, it deletes the record and the cookie', async (t) => {
+  const store = new SpyStore()
+  const app = await build({ store }, (app) => {
+    routes(app)
+    app.get('/flash', async (request) => { request.session.flash('welcome'); request.session.permanent = true; return 'ok' })
+    app.get('/regenerate', async (request) => { await request.session.regenerate(); return 'ok' })
+    app.get('/contents', async (request) => ({
+      keys: [...request.session.keys()],
+      permanent: request.session.permanent,
+      flashes: request.session.getFlashedMessages()
+    }))
+  })
+  const login = carry(await app.inject('/login'))
+  const flashed = carry(await app.inject({ url: '/flash', cookies: login }))
+  const regenerated = await app.inject({ url: '/regenerate', cookies: flashed })
+  t.not(idOf(carry(regenerated)), idOf(flashed))
+  t.equal(regenerated.cookies[0]?.maxAge, 2678400)
+  t.same((await app.inject({ url: '/contents', cookies: carry(regenerated) })).json(), { keys: [], permanent: true, flashes: ['welcome'] })
+
+  const other = carry(await app.inject('/login'))
+  const logout = await app.inject({ url: '/regenerate', cookies: other })
+  t.match(setCookies(logout)[0], /^session=; Max-Age=0;/)
+  t.same(store.writes().at(-1), ['destroy', idOf(other)])
+  t.equal(await store.inner.get(idOf(other)), null)
 })
 
 t.test('a store that answers at once (MemoryStore) is called through its immediate operations, with the same calls and answers', async (t) => {
@@ -287,7 +314,7 @@ t.test('a store that answers at once (MemoryStore) is called through its immedia
   const lifecycle = async (store: SpyStore): Promise<unknown[]> => {
     const app = await build({ store }, (app) => {
       routes(app)
-      app.get('/regenerate', async (request) => { await request.session.regenerate(); return 'ok' })
+      app.get('/regenerate', async (request) => { await request.session.regenerate([...request.session.keys()]); return 'ok' })
     })
     const seen: unknown[] = []
     const step = async (url: string, cookies: { session: string } = { session: '' }): Promise<LightMyRequestResponse> => {
@@ -610,7 +637,7 @@ t.test('a failing store gives 503 FST_ERR_SESSION_STORE_UNAVAILABLE with the cau
   const store = new SpyStore()
   const app = await build({ store }, (app) => {
     routes(app)
-    app.get('/regenerate', async (request) => { await request.session.regenerate(); return 'ok' })
+    app.get('/regenerate', async (request) => { await request.session.regenerate(['username']); return 'ok' })
     app.addHook('onError', async (_request, _reply, error) => { errors.push(error) })
   }, logs)
   const cookie = carry(await app.inject('/login'))
