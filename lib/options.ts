@@ -19,7 +19,11 @@ export type SessionSecret = string | Buffer
 /** The cookie formats. */
 export type SessionFormat = 'signed' | 'encrypted' | 'flask'
 
-/** The attributes of the session cookie. */
+/**
+ * The attributes of the session cookie. Its lifetime is not one of them:
+ * Expires and Max-Age come from the top-level `maxAge`, in seconds, and only
+ * a permanent session's cookie has them.
+ */
 export interface SessionCookieOptions {
   /**
    * The cookie's Path (Flask's `SESSION_COOKIE_PATH` / `APPLICATION_ROOT`).
@@ -71,8 +75,7 @@ interface CommonOptions {
    */
   cookieName?: string
   /**
-   * The session cookie's attributes. Its lifetime is not one of them: that
-   * is the top-level `maxAge`, in seconds.
+   * The session cookie's attributes (its lifetime is `maxAge`).
    * @default { path: '/', httpOnly: true, secure: 'auto', sameSite: 'lax', partitioned: false }
    */
   cookie?: SessionCookieOptions

@@ -32,6 +32,13 @@ describe('TypedSessionOptions', () => {
     expect(() => { const o: TypedSessionOptions = { secret, store: maybeStore, format: 'encrypted' }; return o }).type.toRaiseError()
   })
 
+  test('the secret is required in both modes', () => {
+    expect(() => { const o: TypedSessionOptions = { store }; return o }).type.toRaiseError("Property 'secret' is missing")
+    expect(() => { const o: TypedSessionOptions = { format: 'signed' }; return o }).type.toRaiseError("Property 'secret' is missing")
+    expect(() => { const o: TypedSessionOptions = { cookieName: 'sid' }; return o }).type.toRaiseError('secret')
+    expect(() => { const o: TypedSessionOptions = {}; return o }).type.toRaiseError("Type '{}' is not assignable to type 'TypedSessionOptions'")
+  })
+
   test('a misspelt option fails to compile, and tsc suggests the right name', () => {
     expect(() => { const o: TypedSessionOptions = { secret, cookiName: 'sid' }; return o })
       .type.toRaiseError("'cookiName' does not exist in type 'TypedSessionOptions'. Did you mean to write 'cookieName'?")
