@@ -38,10 +38,14 @@ export const FST_ERR_SESSION_KEY_NOT_FOUND = createError(
   500
 )
 
-/** A write to a session that the route's `config.session` forbids. */
+/**
+ * A write to a session that the route forbids: by its `config.session`, or
+ * because it is a WebSocket route (`websocket: true`), whose upgrade
+ * response carries no cookie. The message says which.
+ */
 export const FST_ERR_SESSION_READONLY = createError(
   'FST_ERR_SESSION_READONLY',
-  'The session is read-only on this route (config.session is %s), so %s is not allowed',
+  'The session is read-only on this route (%s), so %s is not allowed',
   500
 )
 

@@ -60,7 +60,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * `false`: the route never reads or sets the session cookie.
-     * `'readonly'`: the route may read the session, but never sets its cookie.
+     * `'readonly'`: the route may read the session, but never sets its cookie
+     * (a WebSocket route, `websocket: true`, is `'readonly'` by itself).
+     * Writes throw `FST_ERR_SESSION_READONLY` in both.
+     * @default undefined (read and write)
      */
     session?: false | 'readonly'
   }
@@ -70,9 +73,11 @@ const codecs = { signed: signedCodec, encrypted: encryptedCodec, flask: flaskCod
 
 type ModeOf = (request: FastifyRequest) => SessionMode
 
+/** Where the onRoute hook keeps a route's session mode, resolved once, in the route's config. */
+const kMode = Symbol('fastify-typed-session.mode')
+
 function routeMode (request: FastifyRequest): SessionMode {
-  const mode = request.routeOptions.config.session
-  return mode === undefined ? 'on' : mode === false ? 'off' : 'readonly'
+  return (request.routeOptions.config as { [kMode]?: SessionMode })[kMode] ?? 'on'
 }
 
 const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyInstance, given) => {
@@ -98,12 +103,17 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
   // Until a route sets config.session, no request pays for reading its route options.
   let modeOf: ModeOf = () => 'on'
   fastify.addHook('onRoute', (route) => {
-    const mode: unknown = route.config?.session
-    if (mode !== undefined && mode !== false && mode !== 'readonly') {
+    const given: unknown = route.config?.session
+    if (given !== undefined && given !== false && given !== 'readonly') {
       throw new FST_ERR_SESSION_INVALID_OPTION(`config.session of ${route.method} ${route.url}`, "false or 'readonly'",
-        typeof mode === 'string' ? JSON.stringify(mode) : String(mode))
+        typeof given === 'string' ? JSON.stringify(given) : String(given))
     }
-    if (mode !== undefined) modeOf = routeMode
+    // @fastify/websocket's option: an upgrade response has no onSend and carries no cookie, so the route is read-only.
+    const websocket = (route as { websocket?: unknown }).websocket === true
+    const mode: SessionMode | undefined = given === false ? 'off' : websocket ? 'websocket' : given === 'readonly' ? 'readonly' : undefined
+    if (mode === undefined) return
+    route.config = { ...route.config, [kMode]: mode } as NonNullable<typeof route.config>
+    modeOf = routeMode
   })
 
   addHooks(fastify, policy, (request) => modeOf(request), options.validate)

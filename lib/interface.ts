@@ -245,9 +245,9 @@ export class CookieInterface {
 
   /** Sets, refreshes or deletes the cookie, and adds Vary, as the policy says. */
   save (request: FastifyRequest, reply: FastifyReply, s: SessionState): undefined {
-    if (s.mode === 'off') return
-    if (s.mode === 'readonly') {
-      if (s.accessed) addVaryCookie(reply)
+    if (s.mode !== 'on') {
+      // A read-only route (and a WebSocket route) never sets the cookie; one that is off never reads it.
+      if (s.mode !== 'off' && s.accessed) addVaryCookie(reply)
       return
     }
     if (!s.accessed) {

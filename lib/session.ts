@@ -22,8 +22,19 @@ import type { Flash, SessionContent } from './serialize.js'
  */
 export interface SessionData {}
 
-/** How a route may use its session (`config.session`). */
-export type SessionMode = 'on' | 'readonly' | 'off'
+/**
+ * How a route may use its session: `'off'` and `'readonly'` from its
+ * `config.session`, `'websocket'` for a WebSocket route (`websocket: true`),
+ * which is read-only like `'readonly'`.
+ */
+export type SessionMode = 'on' | 'readonly' | 'off' | 'websocket'
+
+/** Why a route's session is read-only, for `FST_ERR_SESSION_READONLY`. */
+const READONLY_REASONS: Readonly<Record<Exclude<SessionMode, 'on'>, string>> = {
+  off: 'config.session is false',
+  readonly: "config.session is 'readonly'",
+  websocket: 'a WebSocket route, whose upgrade response carries no cookie: a write would be lost'
+}
 
 /** The state shared by a session and the policy that opens and saves it. */
 export interface SessionState {
@@ -112,7 +123,7 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
 
   #write (what: string): Map<string, unknown> {
     const s = this[kState]
-    if (s.mode !== 'on') throw new FST_ERR_SESSION_READONLY(s.mode === 'off' ? 'false' : "'readonly'", what)
+    if (s.mode !== 'on') throw new FST_ERR_SESSION_READONLY(READONLY_REASONS[s.mode], what)
     return this.#read()
   }
 

@@ -287,9 +287,9 @@ export class StoreInterface {
    * wait for, so that a request that only read its session pays no promise.
    */
   save (request: FastifyRequest, reply: FastifyReply, s: SessionState): Promise<void> | undefined {
-    if (s.mode === 'off') return
-    if (s.mode === 'readonly') {
-      if (s.accessed) addVaryCookie(reply)
+    if (s.mode !== 'on') {
+      // A read-only route (and a WebSocket route) never sets the cookie; one that is off never reads it.
+      if (s.mode !== 'off' && s.accessed) addVaryCookie(reply)
       return
     }
     const loaded = s.record

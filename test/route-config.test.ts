@@ -1,17 +1,28 @@
 /**
  * Per-route `config.session` (DESIGN.md section 2): `false` never reads or
  * sets the cookie, `'readonly'` reads it but never sets it, and any other
- * value is refused when the app starts.
+ * value is refused when the app starts. A WebSocket route (the route option
+ * `websocket: true` of `@fastify/websocket`) is `'readonly'` by itself; the
+ * mechanism is tested here without that plugin, which would answer a plain
+ * request to such a route with a 404.
  */
-import Fastify from 'fastify'
+import Fastify, { type RouteShorthandOptions } from 'fastify'
 import t from 'tap'
 import typedSession from '../lib/index.js'
 import { build, carry, freezeClock, SECRET, setCookies } from './helpers/build.js'
 
 type App = Awaited<ReturnType<typeof build>>
 
-/** An app with a permanent login, a flash, and routes under the given config.session. */
-async function configApp (mode: false | 'readonly'): Promise<App> {
+/** Route options of a WebSocket route, as `@fastify/websocket` reads them. */
+function websocket (options: RouteShorthandOptions = {}): RouteShorthandOptions {
+  return { ...options, websocket: true } as RouteShorthandOptions
+}
+
+/** Why the session is read-only on a WebSocket route, as FST_ERR_SESSION_READONLY says it. */
+const WEBSOCKET_REASON = 'a WebSocket route, whose upgrade response carries no cookie: a write would be lost'
+
+/** An app with a permanent login, a flash, and routes under the given config.session (or route options). */
+async function configApp (mode: false | 'readonly' | RouteShorthandOptions): Promise<App> {
   return build({}, (app) => {
     app.get('/login', async (request) => {
       request.session.set('username', 'ada')
@@ -20,7 +31,7 @@ async function configApp (mode: false | 'readonly'): Promise<App> {
       return 'ok'
     })
     app.get('/read', async (request) => request.session.get('username') ?? 'nobody')
-    const config = { config: { session: mode } }
+    const config = typeof mode === 'object' ? mode : { config: { session: mode } }
     app.get('/route/read', config, async (request) => ({
       username: request.session.get('username') ?? null,
       new: request.session.new,
@@ -101,17 +112,68 @@ t.test("config.session 'readonly' reads the session and adds Vary, but never set
   t.equal(setCookies(await app.inject({ url: '/read', cookies: carry(login) })).length, 1, 'the same session is refreshed elsewhere')
 })
 
-t.test("config.session 'readonly' makes every write, and flash(), throw FST_ERR_SESSION_READONLY, a 500", async (t) => {
-  const app = await configApp('readonly')
+const READONLY_CASES: Array<[string, 'readonly' | RouteShorthandOptions, string]> = [
+  ["config.session 'readonly'", 'readonly', "config.session is 'readonly'"],
+  ['a WebSocket route (websocket: true)', websocket(), WEBSOCKET_REASON],
+  ["a WebSocket route with config.session 'readonly'", websocket({ config: { session: 'readonly' } }), WEBSOCKET_REASON]
+]
+
+for (const [name, mode, reason] of READONLY_CASES) {
+  t.test(`${name} makes every write, and flash(), throw FST_ERR_SESSION_READONLY, a 500 that says why`, async (t) => {
+    const app = await configApp(mode)
+    const login = await app.inject('/login')
+    for (const [url, write] of Object.entries(WRITES)) {
+      const res = await app.inject({ url, cookies: carry(login) })
+      t.equal(res.statusCode, 500, url)
+      t.equal(res.json().code, 'FST_ERR_SESSION_READONLY', url)
+      t.equal(res.json().message, `The session is read-only on this route (${reason}), so ${write} is not allowed`)
+      t.same(setCookies(res), [], `${url} sets no cookie`)
+    }
+    t.equal((await app.inject({ url: '/read', cookies: carry(login) })).body, 'ada', 'the session is unchanged')
+  })
+}
+
+t.test('a WebSocket route reads the session and adds Vary, never sets the cookie, and leaves the flashes queued', async (t) => {
+  const clock = freezeClock(1_700_000_000)
+  t.teardown(clock.restore)
+  const app = await configApp(websocket())
   const login = await app.inject('/login')
-  for (const [url, write] of Object.entries(WRITES)) {
-    const res = await app.inject({ url, cookies: carry(login) })
-    t.equal(res.statusCode, 500, url)
-    t.equal(res.json().code, 'FST_ERR_SESSION_READONLY', url)
-    t.equal(res.json().message, `The session is read-only on this route (config.session is 'readonly'), so ${write} is not allowed`)
-    t.same(setCookies(res), [], `${url} sets no cookie`)
+  clock.set(1_700_000_100)
+  const res = await app.inject({ url: '/route/read', cookies: carry(login) })
+  t.same(res.json(), { username: 'ada', new: false, size: 1, permanent: true })
+  t.same(setCookies(res), [], 'not even to refresh a permanent session')
+  t.equal(res.headers.vary, 'Cookie')
+  const messages = await app.inject({ url: '/route/messages', cookies: carry(login) })
+  t.same(messages.json(), { messages: ['welcome'], again: [['message', 'welcome']] })
+  t.same(setCookies(messages), [])
+  t.same((await app.inject({ url: '/route/messages', cookies: carry(login) })).json().messages, ['welcome'], 'still queued')
+})
+
+t.test('a WebSocket route with config.session false never reads the cookie, and says config.session is false', async (t) => {
+  const app = await configApp(websocket({ config: { session: false } }))
+  const login = await app.inject('/login')
+  t.same((await app.inject({ url: '/route/read', cookies: carry(login) })).json(), { username: null, new: true, size: 0, permanent: false })
+  const res = await app.inject({ url: '/route/set', cookies: carry(login) })
+  t.equal(res.json().message, 'The session is read-only on this route (config.session is false), so set() is not allowed')
+})
+
+t.test('only websocket: true makes a route read-only; the route next to it writes as usual', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/ws', websocket(), async (request) => { request.session.set('username', 'eve'); return 'ok' })
+    for (const value of [false, 'true', 1]) {
+      app.get(`/not-ws/${String(value)}`, { websocket: value } as RouteShorthandOptions, async (request) => {
+        request.session.set('username', 'ada')
+        return 'ok'
+      })
+    }
+    app.get('/plain', async (request) => { request.session.set('username', 'ada'); return 'ok' })
+  })
+  t.equal((await app.inject('/ws')).statusCode, 500)
+  for (const url of ['/not-ws/false', '/not-ws/true', '/not-ws/1', '/plain']) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 200, url)
+    t.equal(setCookies(res).length, 1, `${url} sets the cookie`)
   }
-  t.equal((await app.inject({ url: '/read', cookies: carry(login) })).body, 'ada', 'the session is unchanged')
 })
 
 t.test("config.session 'readonly' returns the flashed messages without consuming them", async (t) => {
