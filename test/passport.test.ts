@@ -117,6 +117,14 @@ for (const mode of ['cookie', 'store'] as const) {
       t.same(flashes(await b.get('/login')), ['You were logged out'])
     })
 
+    t.test('an unknown username is refused the same way', async (t) => {
+      const { b } = start(t)
+      const res = await b.post('/login', { username: 'nobody', password: 'lovelace' })
+      t.equal(res.headers.location, '/login')
+      t.same(flashes(await b.get('/login')), ['Invalid username or password'])
+      t.equal((await b.get('/')).statusCode, 302)
+    })
+
     t.test("passport's request.flash and the session's flash() coexist in one session", async (t) => {
       const { b } = start(t)
       await b.post('/note') // session.flash('queued before login')
