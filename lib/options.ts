@@ -176,15 +176,15 @@ const MAX_SECONDS = 10 * 365 * 86400
 const SAME_KEY = 'a key of at least 32 bytes, or an array of keys for rotation (the first signs, every one verifies)'
 const RENAMED = new Map([
   ['key', `secret instead (@fastify/secure-session's key): ${SAME_KEY}; a string is read as UTF-8, so pass a base64 key as Buffer.from(key, 'base64')`],
-  ['salt', 'no salt (@fastify/secure-session derived its key from secret and salt): secret is the key itself, at least 32 bytes; generate one with `npx fastify-typed-session secret`'],
+  ['salt', 'no salt (@fastify/secure-session stretched secret with salt): secret is used as a key, never stretched, so give a random one of at least 32 bytes, from `npx fastify-typed-session secret`'],
   ['password', `secret instead (iron-session's password): ${SAME_KEY}`],
   ['keys', `secret instead (cookie-session's keys): ${SAME_KEY}`],
   ['ttl', "maxAge instead, in seconds: the lifetime of a permanent session, and in store mode the record's TTL"],
   ['expiry', "maxAge instead, in seconds (@fastify/secure-session's expiry)"],
   ['expires', 'maxAge instead, in seconds: a permanent session\'s cookie gets Expires and Max-Age from it'],
-  ['cookieOptions', "cookie instead (iron-session's cookieOptions) for the attributes, and the top-level maxAge, in seconds, for the lifetime"],
+  ['cookieOptions', 'cookie instead (the cookieOptions of @fastify/secure-session and iron-session) for the attributes, and the top-level maxAge, in seconds, for the lifetime'],
   ['rolling', "refreshEachRequest instead (@fastify/session's rolling): it re-issues a permanent session's cookie on every response"],
-  ['saveUninitialized', "nothing in its place (@fastify/session's saveUninitialized): a new session that stays empty never sets a cookie, and one given data always does"],
+  ['saveUninitialized', "nothing in its place (@fastify/session's saveUninitialized): a new session that stays empty never sets a cookie, as with saveUninitialized: false"],
   ['resave', "nothing in its place (express-session's resave): a session is written when it changed, and a permanent one is refreshed as refreshEachRequest says"],
   ['name', "cookieName instead (express-session's name)"],
   ['sessionName', "nothing in its place (@fastify/secure-session's sessionName): the session is always request.session"],
