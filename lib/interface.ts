@@ -17,7 +17,7 @@ import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './codecs/type
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { stringifyEntry, type SessionContent } from './serialize.js'
-import { loadState, Session, stateOf, type SessionMode, type SessionState } from './session.js'
+import { loadState, Session, stateOf, type CookieAttributes, type SessionMode, type SessionState } from './session.js'
 
 export { clock }
 
@@ -129,12 +129,13 @@ export async function runValidate (validate: Validate, request: FastifyRequest, 
   if (s.cookie === undefined || loadState(s).isNew) return
   if ((await validate(session, request)) !== false) return
   // The record stays known, so that the save deletes it.
-  Object.assign(s, newState(s.mode, s.cookie, s.serialize, s.log), { cleared: true, accessed: s.accessed, record: s.record })
+  Object.assign(s, newState(s.mode, s.cookie, s.serialize, s.log, s.attributes), { cleared: true, accessed: s.accessed, record: s.record })
   request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
 }
 
-/** An empty new session's state. */
-export function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize'], log: FastifyBaseLogger): SessionState {
+/** An empty new session's state, whose cookie has the given attributes (the `cookie` option's object). */
+export function newState (mode: SessionMode, cookie: string | undefined, serialize: SessionState['serialize'], log: FastifyBaseLogger,
+  attributes: CookieAttributes): SessionState {
   return {
     mode,
     cookie,
@@ -154,7 +155,8 @@ export function newState (mode: SessionMode, cookie: string | undefined, seriali
     renew: false,
     flashesRead: undefined,
     saved: false,
-    record: undefined
+    record: undefined,
+    attributes
   }
 }
 
@@ -234,7 +236,7 @@ export class CookieInterface {
 
   /** Opens the request's session. Nothing is verified until the session is used. */
   open (request: FastifyRequest, mode: SessionMode): Session {
-    const s = newState(mode, undefined, this.#codec.stringify, request.log)
+    const s = newState(mode, undefined, this.#codec.stringify, request.log, this.#options.cookie)
     const cookie = mode === 'off' ? undefined : requestCookie(request, this.#needle)
     if (cookie !== undefined) {
       s.cookie = cookie
@@ -267,7 +269,7 @@ export class CookieInterface {
     }
     if (content.data.size === 0 && content.flashes.length === 0) {
       if ((changed || s.cleared) && s.cookie !== undefined) {
-        this.#writer.delete(request, reply)
+        this.#writer.delete(request, reply, s)
         addVaryCookie(reply)
       } else if (s.accessed) {
         addVaryCookie(reply)
@@ -279,7 +281,7 @@ export class CookieInterface {
       const now = clock.now()
       const created = s.isNew || s.regenerate ? now : s.created
       const value = this.#codec.seal(body, s.permanent, created, now)
-      this.#writer.set(request, reply, value, s.permanent, now, s.content)
+      this.#writer.set(request, reply, value, now, s)
       // A value we just sealed is verified by construction: its next request skips the MAC.
       this.#sealed.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0, flat: flatData(content) })
     }
@@ -295,7 +297,7 @@ export class CookieInterface {
 
   /** `app.sessions.decode`: the session in a cookie value, or `null`. */
   decode (value: string, log: FastifyBaseLogger): Session | null {
-    const s = newState('on', value, this.#codec.stringify, log)
+    const s = newState('on', value, this.#codec.stringify, log, this.#options.cookie)
     this.#load(s)
     return s.isNew ? null : new Session(s)
   }
@@ -304,55 +306,65 @@ export class CookieInterface {
 /** `@fastify/cookie`'s `serializeCookie`, which formats the cookie's attributes. */
 export type SerializeCookie = (name: string, value: string, attrs: object) => string
 
-/** Writes the session cookie's Set-Cookie header: set, with expiry when permanent, or delete. */
+/**
+ * Writes the session cookie's Set-Cookie header: set, with expiry when
+ * permanent, or delete. The attributes of the `cookie` option are
+ * formatted once; a response whose session was given its own attributes
+ * (`session.options()`) has them formatted for it.
+ */
 export class CookieWriter {
   readonly #options: ResolvedOptions
+  readonly #serializeCookie: SerializeCookie
   readonly #attributes: { plain: string, secure: string }
   #expiresAt = 0
   #expires = ''
 
   constructor (options: ResolvedOptions, serializeCookie: SerializeCookie) {
     this.#options = options
-    const { path, domain, httpOnly, sameSite, partitioned } = options.cookie
-    // The attributes never change, so they are formatted once, by @fastify/cookie.
-    const attributes = (secure: boolean): string =>
-      serializeCookie('x', '', { path, domain, httpOnly, secure, sameSite, partitioned }).slice(2)
-    this.#attributes = { plain: attributes(false), secure: attributes(true) }
+    this.#serializeCookie = serializeCookie
+    this.#attributes = { plain: this.#format(options.cookie, false), secure: this.#format(options.cookie, true) }
   }
 
-  #suffix (request: FastifyRequest): string {
-    const secure = this.#options.cookie.secure
-    return secure === true || (secure === 'auto' && request.protocol === 'https') ? this.#attributes.secure : this.#attributes.plain
+  /** The attributes as they follow the value in the header (`; Path=/; …`), by @fastify/cookie. */
+  #format (attributes: CookieAttributes, secure: boolean): string {
+    const { path, domain, httpOnly, sameSite, partitioned } = attributes
+    return this.#serializeCookie('x', '', { path, domain, httpOnly, secure, sameSite, partitioned }).slice(2)
+  }
+
+  #suffix (request: FastifyRequest, attributes: CookieAttributes): string {
+    const secure = attributes.secure === true || (attributes.secure === 'auto' && request.protocol === 'https')
+    if (attributes !== this.#options.cookie) return this.#format(attributes, secure)
+    return secure ? this.#attributes.secure : this.#attributes.plain
   }
 
   /**
-   * Sets the cookie. Throws `FST_ERR_SESSION_TOO_LARGE`, naming the largest
-   * keys of `content`, when the header would exceed `maxCookieSize`.
+   * Sets the cookie of a session. Throws `FST_ERR_SESSION_TOO_LARGE`,
+   * naming its largest keys, when the header would exceed `maxCookieSize`.
    */
-  set (request: FastifyRequest, reply: FastifyReply, value: string, permanent: boolean, now: number, content: SessionContent): void {
+  set (request: FastifyRequest, reply: FastifyReply, value: string, now: number, s: SessionState): void {
     const { cookieName, maxAge, maxCookieSize } = this.#options
     let header = `${cookieName}=${value}`
-    if (permanent) {
+    if (s.permanent) {
       if (this.#expiresAt !== now) {
         this.#expiresAt = now
         this.#expires = `; Max-Age=${maxAge}; Expires=${new Date((now + maxAge) * 1000).toUTCString()}`
       }
       header += this.#expires
     }
-    header += this.#suffix(request)
+    header += this.#suffix(request, s.attributes)
     if (maxCookieSize > 0 && header.length > maxCookieSize) {
-      throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, largestKeys(content))
+      throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, largestKeys(s.content))
     }
     // Even with the check off, no codec would accept a longer value on the next request.
     if (value.length > MAX_VALUE_LENGTH) {
-      throw new FST_ERR_SESSION_TOO_LARGE(header.length, MAX_VALUE_LENGTH + header.length - value.length, largestKeys(content))
+      throw new FST_ERR_SESSION_TOO_LARGE(header.length, MAX_VALUE_LENGTH + header.length - value.length, largestKeys(s.content))
     }
     reply.header('set-cookie', header)
   }
 
-  /** Deletes the cookie, with the same Path, Domain, Secure, SameSite and Partitioned. */
-  delete (request: FastifyRequest, reply: FastifyReply): void {
-    reply.header('set-cookie', `${this.#options.cookieName}=${EXPIRED}${this.#suffix(request)}`)
+  /** Deletes the cookie of a session, with the same Path, Domain, Secure, SameSite and Partitioned. */
+  delete (request: FastifyRequest, reply: FastifyReply, s: SessionState): void {
+    reply.header('set-cookie', `${this.#options.cookieName}=${EXPIRED}${this.#suffix(request, s.attributes)}`)
   }
 }
 

@@ -9,8 +9,9 @@
  * in-place change such as `session.get('data')!.push(8)` is saved too.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import { FST_ERR_SESSION_KEY_NOT_FOUND, FST_ERR_SESSION_READONLY } from './errors.js'
+import { FST_ERR_SESSION_INVALID_OPTION, FST_ERR_SESSION_KEY_NOT_FOUND, FST_ERR_SESSION_READONLY } from './errors.js'
 import { queueFlash, takeFlashes, type FlashFilter } from './flash.js'
+import type { ResolvedOptions, SessionCookieOptions } from './options.js'
 import type { Flash, SessionContent } from './serialize.js'
 
 /**
@@ -77,6 +78,70 @@ export interface SessionState {
   saved: boolean
   /** Store mode: the id, fields and number of fields of the record the session was loaded from. */
   record: { id: string, fields: Readonly<Record<string, string>>, size: number } | undefined
+  /**
+   * The attributes of this response's Set-Cookie: the `cookie` option's
+   * object itself (which the writer formats once), until `options()`
+   * gives the response its own.
+   */
+  attributes: CookieAttributes
+}
+
+/** The session cookie's attributes, resolved. */
+export type CookieAttributes = ResolvedOptions['cookie']
+
+// RFC 6265 section 4.1.1: path-value and domain-value exclude CTLs and ";" (as the cookie option).
+const ATTRIBUTE = /^[\x20-\x3a\x3c-\x7e]+$/
+
+/** A value as an option error shows it (as at registration). */
+function show (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return `an array of ${value.length}`
+  if (value !== null && typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+/**
+ * The attributes `given` sets, checked as the `cookie` option is checked at
+ * registration, applied over `base`. Names that are not cookie attributes
+ * are ignored (`@fastify/csrf-protection` passes its `userInfo` here), and
+ * so is a value of `undefined`. Throws `FST_ERR_SESSION_INVALID_OPTION`,
+ * naming `${name} in ${where}`.
+ */
+export function applyAttributes (base: CookieAttributes, given: unknown, where: string): CookieAttributes {
+  const invalid = (name: string, expected: string, value: unknown): Error =>
+    new FST_ERR_SESSION_INVALID_OPTION(`${name} in ${where}`, expected, show(value))
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalid('attributes', 'an object of cookie attributes', given)
+  const { path, domain, httpOnly, secure, sameSite, partitioned } = given as Record<string, unknown>
+  const out = { ...base }
+  for (const [name, value] of [['path', path], ['domain', domain]] as const) {
+    if (value === undefined) continue
+    if (typeof value !== 'string' || !ATTRIBUTE.test(value)) {
+      throw invalid(name, 'a non-empty string of printable ASCII characters without ";"', value)
+    }
+    out[name] = value
+  }
+  for (const [name, value] of [['httpOnly', httpOnly], ['partitioned', partitioned]] as const) {
+    if (value === undefined) continue
+    if (typeof value !== 'boolean') throw invalid(name, 'a boolean', value)
+    out[name] = value
+  }
+  if (secure !== undefined) {
+    if (typeof secure !== 'boolean' && secure !== 'auto') throw invalid('secure', "true, false or 'auto'", secure)
+    out.secure = secure
+  }
+  if (sameSite !== undefined) {
+    const lower: unknown = typeof sameSite === 'string' ? sameSite.toLowerCase() : sameSite
+    if (lower !== 'lax' && lower !== 'strict' && lower !== 'none' && lower !== false) {
+      throw invalid('sameSite', "'lax', 'strict', 'none' or false", sameSite)
+    }
+    out.sameSite = lower
+  }
+  // Browsers drop SameSite=None and Partitioned cookies that are not Secure.
+  if ((out.sameSite === 'none' || out.partitioned) && out.secure === false) {
+    throw invalid('secure', `true or 'auto' with ${out.partitioned ? 'partitioned' : "sameSite 'none'"}`, out.secure)
+  }
+  return Object.freeze(out)
 }
 
 type Key<T> = keyof T & string
@@ -298,6 +363,21 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
       s.permanent = value
       s.modified = true
     }
+  }
+
+  /**
+   * Sets cookie attributes (`path`, `domain`, `sameSite`, `secure`,
+   * `httpOnly`, `partitioned`) for this response's Set-Cookie only, over
+   * the `cookie` option; later calls add to earlier ones. It does not by
+   * itself make the response set the cookie, and it applies to a deleting
+   * Set-Cookie too. Names that are not cookie attributes are ignored, as
+   * `@fastify/secure-session` does; a bad value of a known one throws
+   * `FST_ERR_SESSION_INVALID_OPTION`, as at registration.
+   * @example request.session.options({ sameSite: 'strict', path: '/app' })
+   */
+  options (attributes: SessionCookieOptions): void {
+    const s = this[kState]
+    s.attributes = applyAttributes(s.attributes, attributes, 'session.options()')
   }
 
   /**

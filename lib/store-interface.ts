@@ -239,7 +239,7 @@ export class StoreInterface {
    * promise when the store answers with one, the session itself otherwise.
    */
   open (request: FastifyRequest, mode: SessionMode): Session | Promise<Session> {
-    const s = newState(mode, undefined, stringifyContent, request.log)
+    const s = newState(mode, undefined, stringifyContent, request.log, this.#options.cookie)
     const cookie = mode === 'off' ? undefined : requestCookie(request, this.#needle)
     if (cookie === undefined) return new Session(s)
     s.cookie = cookie
@@ -305,7 +305,7 @@ export class StoreInterface {
 
   /** Sets the cookie of a session's id. */
   #setCookie (request: FastifyRequest, reply: FastifyReply, s: SessionState, id: string, now: number): void {
-    this.#writer.set(request, reply, this.#ids.sign(id), s.permanent, now, s.content)
+    this.#writer.set(request, reply, this.#ids.sign(id), now, s)
   }
 
   /**
@@ -321,10 +321,10 @@ export class StoreInterface {
     if (s.content.data.size === 0 && s.content.flashes.length === 0) {
       if (!(changed || s.cleared) || s.cookie === undefined) return
       if (loaded === undefined) {
-        this.#writer.delete(request, reply)
+        this.#writer.delete(request, reply, s)
         return
       }
-      return this.#call('destroy', (store) => store.destroy(loaded.id, now), (): undefined => { this.#writer.delete(request, reply) })
+      return this.#call('destroy', (store) => store.destroy(loaded.id, now), (): undefined => { this.#writer.delete(request, reply, s) })
     }
 
     if (loaded === undefined || s.regenerate) {
@@ -367,7 +367,7 @@ export class StoreInterface {
 
   /** `app.sessions.decode`: the session of a signed id, or `null`. */
   async decode (value: string, log: FastifyBaseLogger): Promise<Session | null> {
-    const s = newState('on', value, stringifyContent, log)
+    const s = newState('on', value, stringifyContent, log, this.#options.cookie)
     return await this.#load(s, value, (reason) => {
       if (reason === undefined) return new Session(s)
       log.debug({ reason }, `session cookie rejected: ${reason}`)

@@ -1,10 +1,12 @@
 /**
  * When the session cookie is set, refreshed or deleted, and with which
- * attributes (DESIGN.md section 4, rules 1, 2, 3, 5 and 6).
+ * attributes (DESIGN.md section 4, rules 1, 2, 3, 5 and 6), including
+ * those a response sets for itself with `session.options()`.
  */
+import fastifyCookie from '@fastify/cookie'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
-import typedSession from '../lib/index.js'
+import typedSession, { MemoryStore } from '../lib/index.js'
 import { build, carry, freezeClock, OTHER_SECRET, permanentLogin, SECRET, sessionCookie, setCookies } from './helpers/build.js'
 
 const NOW = 1_700_000_000
@@ -284,4 +286,159 @@ t.test('a request with two different session cookies gets an empty session and a
   t.ok(logs.some((line) => line.level === 20 && line.reason === 'several values'))
   const same = await app.inject({ url: '/read', headers: { cookie: `session=${ada}; session=${ada}` } })
   t.equal(same.body, 'ada', 'the same value twice is one cookie')
+})
+
+t.test('session.options() sets the attributes of this response\'s Set-Cookie only, over the cookie option', async (t) => {
+  const app = await build({ cookie: { path: '/', sameSite: 'lax' } }, (app) => {
+    app.get('/login', async (request) => {
+      request.session.options({ path: '/app', domain: 'example.com', sameSite: 'Strict', httpOnly: false, partitioned: true, secure: true })
+      request.session.set('username', 'ada')
+      return 'ok'
+    })
+    app.get('/some', async (request) => {
+      request.session.options({ sameSite: 'strict' })
+      request.session.options({ path: '/a', domain: undefined } as object) // from JS: an undefined value is no value
+      request.session.options({ sameSite: 'none', secure: true })
+      request.session.set('counter', 1)
+      return 'ok'
+    })
+    app.get('/plain', async (request) => { request.session.set('counter', 2); return 'ok' })
+  })
+  const login = await app.inject('/login')
+  t.same(attributes(setCookies(login)[0] as string), ['domain=example.com', 'path=/app', 'secure', 'partitioned', 'samesite=strict'])
+  const some = await app.inject({ url: '/some', cookies: carry(login) })
+  t.same(attributes(setCookies(some)[0] as string), ['path=/a', 'httponly', 'secure', 'samesite=none'], 'later calls add to earlier ones')
+  const plain = await app.inject({ url: '/plain', cookies: carry(some) })
+  t.same(attributes(setCookies(plain)[0] as string), ['path=/', 'httponly', 'samesite=lax'], 'the next response has the cookie option again')
+})
+
+t.test('session.options() ignores names that are not cookie attributes, as @fastify/secure-session does', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => {
+      request.session.options({ userInfo: 'ada', maxAge: 5, expires: new Date(0), signed: true, encode: String, priority: 'high' } as never)
+      request.session.set('username', 'ada')
+      return 'ok'
+    })
+  })
+  const login = await app.inject('/login')
+  t.equal(login.statusCode, 200)
+  t.same(attributes(setCookies(login)[0] as string), ['path=/', 'httponly', 'samesite=lax'])
+})
+
+t.test('session.options() alone sets no cookie, and on a read-only route it is accepted and sets none', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => { request.session.set('username', 'ada'); return 'ok' })
+    app.get('/options', async (request) => { request.session.options({ path: '/x' }); return 'ok' })
+    app.get('/readonly', { config: { session: 'readonly' } }, async (request) => {
+      request.session.options({ path: '/x' })
+      return request.session.get('username') ?? 'nobody'
+    })
+  })
+  t.same(setCookies(await app.inject('/options')), [], 'a new session')
+  const login = await app.inject('/login')
+  const options = await app.inject({ url: '/options', cookies: carry(login) })
+  t.same(setCookies(options), [], 'a non-permanent session that did not change')
+  t.equal(options.headers.vary, undefined, 'and it is no access to the session')
+  const readonly = await app.inject({ url: '/readonly', cookies: carry(login) })
+  t.equal(readonly.body, 'ada')
+  t.same(setCookies(readonly), [])
+})
+
+t.test('session.options() applies to a refresh and to the deletion cookie, in cookie and in store mode', async (t) => {
+  for (const store of [undefined, new MemoryStore()]) {
+    const mode = store === undefined ? 'cookie mode' : 'store mode'
+    const app = await build(store === undefined ? {} : { store }, (app) => {
+      app.get('/login', permanentLogin)
+      app.get('/refresh', async (request) => { request.session.options({ path: '/r' }); return 'ok' })
+      app.get('/logout', async (request) => {
+        request.session.options({ path: '/app', domain: 'example.com', sameSite: false })
+        request.session.clear()
+        return 'ok'
+      })
+    })
+    const login = await app.inject('/login')
+    const refresh = await app.inject({ url: '/refresh', cookies: carry(login) })
+    t.match(setCookies(refresh)[0], /; Max-Age=2678400; .*; Path=\/r; HttpOnly; SameSite=Lax$/, `${mode}: the refresh`)
+    const logout = await app.inject({ url: '/logout', cookies: carry(login) })
+    t.equal(setCookies(logout).length, 1)
+    t.match(setCookies(logout)[0], /^session=; Max-Age=0; /)
+    t.same(attributes(setCookies(logout)[0] as string).filter((a) => !a.startsWith('max-age') && !a.startsWith('expires')),
+      ['domain=example.com', 'path=/app', 'httponly'], `${mode}: the deletion cookie`)
+  }
+})
+
+t.test("session.options({ secure: 'auto' }) marks the cookie Secure over https only, as the cookie option does", async (t) => {
+  const app = Fastify({ trustProxy: true })
+  await app.register(typedSession, { secret: SECRET, cookie: { secure: true } })
+  app.get('/login', async (request) => {
+    request.session.options({ secure: 'auto' })
+    request.session.set('username', 'ada')
+    return 'ok'
+  })
+  app.get('/insecure', async (request) => {
+    request.session.options({ secure: false })
+    request.session.set('username', 'ada')
+    return 'ok'
+  })
+  t.equal((await app.inject({ url: '/login', headers: { 'x-forwarded-proto': 'https' } })).cookies[0]?.secure, true)
+  t.notMatch(setCookies(await app.inject('/login'))[0], /secure/i)
+  t.notMatch(setCookies(await app.inject({ url: '/insecure', headers: { 'x-forwarded-proto': 'https' } }))[0], /secure/i)
+})
+
+t.test('session.options() with a bad value of a known attribute throws FST_ERR_SESSION_INVALID_OPTION, as the cookie option does at registration', async (t) => {
+  const cases: Array<[string, unknown, string]> = [
+    ['sameSite', { sameSite: 'bogus' }, 'sameSite'],
+    ['sameSite true', { sameSite: true }, 'sameSite'],
+    ['secure', { secure: 'yes' }, 'secure'],
+    ['path', { path: 'a;b' }, 'path'],
+    ['path type', { path: 1 }, 'path'],
+    ['domain', { domain: '' }, 'domain'],
+    ['httpOnly', { httpOnly: 'true' }, 'httpOnly'],
+    ['partitioned', { partitioned: 1 }, 'partitioned'],
+    ['sameSite none without Secure', { sameSite: 'None', secure: false }, 'secure'],
+    ['partitioned without Secure', { partitioned: true, secure: false }, 'secure']
+  ]
+  for (const [name, given, option] of cases) {
+    const app = await build({}, (app) => {
+      app.get('/options', async (request) => { request.session.options(given as never); return 'ok' })
+    })
+    const res = await app.inject('/options')
+    t.equal(res.statusCode, 500, name)
+    t.equal(res.json().code, 'FST_ERR_SESSION_INVALID_OPTION', name)
+    // The same error as the cookie option's at registration, but for the option's name.
+    const registration = Fastify()
+    registration.register(typedSession, { secret: SECRET, cookie: given as never })
+    const error = await registration.ready().then(() => undefined, (err: Error) => err)
+    t.equal(res.json().message, error?.message.replace(`Invalid option cookie.${option}:`, `Invalid option ${option} in session.options():`), name)
+  }
+  for (const junk of [null, 'strict', ['path'], 1]) {
+    const app = await build({}, (app) => {
+      app.get('/options', async (request) => { request.session.options(junk as never); return 'ok' })
+    })
+    const res = await app.inject('/options')
+    t.equal(res.statusCode, 500)
+    t.match(res.json(), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /^Invalid option attributes in session\.options\(\): expected an object of cookie attributes, received / })
+  }
+})
+
+t.test('without session.options(), the cookie attributes are formatted once, at registration, and never per response', async (t) => {
+  const app = Fastify()
+  let calls = 0
+  await app.register(fastifyCookie)
+  const serialize = app.serializeCookie
+  // What the plugin takes as @fastify/cookie's serializer, counted.
+  app.serializeCookie = (...args: Parameters<typeof serialize>) => { calls++; return serialize(...args) }
+  await app.register(typedSession, { secret: SECRET })
+  app.get('/login', async (request) => { request.session.set('username', 'ada'); return 'ok' })
+  app.get('/logout', async (request) => { request.session.clear(); return 'ok' })
+  app.get('/options', async (request) => { request.session.options({ path: '/' }); request.session.set('counter', 1); return 'ok' })
+  await app.ready()
+  const atRegistration = calls
+  t.equal(atRegistration, 2, 'plain and Secure')
+  const login = await app.inject('/login')
+  await app.inject({ url: '/logout', cookies: carry(login) })
+  t.equal(calls, atRegistration, 'no call for a set or a delete')
+  const options = await app.inject('/options')
+  t.equal(calls, atRegistration + 1, 'one for a response given its own attributes')
+  t.same(attributes(setCookies(options)[0] as string), ['path=/', 'httponly', 'samesite=lax'], 'formatted as at registration')
 })
