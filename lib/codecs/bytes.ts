@@ -10,9 +10,9 @@ const JS_COPY_MAX = 256
 
 /**
  * A scratch buffer, grown when a use needs more, with exact-length views
- * of its start kept for reuse (libsodium takes a message as a whole
- * buffer). Its users run synchronously to the end, so no call sees
- * another's bytes.
+ * of its start kept for reuse (`crypto.hash` and the ciphers take a message
+ * as a whole buffer). Its users run synchronously to the end, so no call
+ * sees another's bytes.
  */
 export class Scratch {
   buffer: Buffer
@@ -23,10 +23,15 @@ export class Scratch {
     this.buffer = typeof from === 'number' ? Buffer.alloc(from) : from
   }
 
-  /** Makes room for `size` bytes. Call it before writing: it may replace `buffer`. */
-  reserve (size: number): Buffer {
+  /**
+   * Makes room for `size` bytes. Call it before writing: it may replace
+   * `buffer`, keeping only its first `keep` bytes.
+   */
+  reserve (size: number, keep = 0): Buffer {
     if (size > this.buffer.length) {
-      this.buffer = Buffer.alloc(size * 2)
+      const next = Buffer.alloc(size * 2)
+      next.set(this.buffer.subarray(0, keep))
+      this.buffer = next
       this.#views = []
     }
     return this.buffer

@@ -65,7 +65,7 @@
 import sodium from 'sodium-native'
 import { parseContent, stringifyContent } from '../serialize.js'
 import { Scratch, writeUtf8 } from './bytes.js'
-import { deriveKeys } from './signed.js'
+import { deriveKeys } from './mac.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session encrypted v2'
