@@ -5,7 +5,7 @@
  * `code`, a `statusCode` and, where an I/O failure is wrapped, the original
  * error as `cause`.
  */
-import createError from '@fastify/error'
+import { createError } from '@fastify/error'
 
 /** `secret` is missing. Thrown at registration. */
 export const FST_ERR_SESSION_NO_SECRET = createError(
