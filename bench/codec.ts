@@ -12,6 +12,7 @@
  */
 import { isDeepStrictEqual, parseArgs } from 'node:util'
 import { Bench } from 'tinybench'
+import { noble } from '../lib/codecs/cipher.js'
 import { encryptedCodec } from '../lib/codecs/encrypted.js'
 import { flaskCodec } from '../lib/codecs/flask.js'
 import { signedCodec } from '../lib/codecs/signed.js'
@@ -24,10 +25,15 @@ export interface CodecRow {
   make: (secrets: readonly Buffer[]) => CookieCodec
 }
 
-/** The codecs, one per `format`. */
+/**
+ * The codecs, one per `format`; the encrypted one twice: on the backend
+ * the plugin would choose here (sodium-native when it loads), and on noble,
+ * the pure-JS backend used where the addon does not load.
+ */
 export const CODECS: readonly CodecRow[] = [
   { name: 'signed', make: signedCodec },
   { name: 'encrypted', make: encryptedCodec },
+  { name: 'encrypted-noble', make: (secrets) => encryptedCodec(secrets, noble) },
   { name: 'flask', make: flaskCodec }
 ]
 

@@ -10,30 +10,30 @@
  *   CREATED, ISSUED = 5-byte big-endian Unix seconds (creation of the session, sealing of this value)
  *   K     = HKDF-SHA256(secret, info = "fastify-typed-session encrypted v2"), one per secret
  *
- * The cipher: XChaCha20-Poly1305 from sodium-native. `bench/encrypted-choice.ts`
- * measured (tinybench, median µs per operation, the lower of two runs;
- * Node 20.20 on 2 x64 cores shared with other work, load average 5 to 6;
- * padded plaintexts of 128 B and 1 KB):
+ * The cipher: XChaCha20-Poly1305 from one of two backends (`cipher.ts`),
+ * which write the same bytes: libsodium through the optional `sodium-native`
+ * addon when it loads, else `@noble/ciphers` in pure JavaScript. Measured
+ * with `bench/encrypted-choice.ts` (tinybench, median µs per operation, the
+ * lower of two runs; Node 20.20 on two shared x64 cores; the cipher alone
+ * on a padded plaintext of 128 B and 1 KB, the codec on a body of ~100 B
+ * and ~1 KB):
  *
- *                                          128 B seal / open   1 KB seal / open
- *   AES-256-GCM, node:crypto                   3.6 / 3.5          4.3 / 4.1
- *   ChaCha20-Poly1305, node:crypto             5.3 / 4.9          6.2 / 6.0
- *   XChaCha20-Poly1305, sodium-native          1.0 / 1.0          1.6 / 1.6
- *   version 1: salt, HMAC key, AES-256-GCM     8.3 / 6.5         14.5 / 7.1
- *   @fastify/secure-session (JSON, secretbox)  2.0 / 2.5          4.1 / 4.4
- *   nonce: randombytes_buf(24) 0.54, copied from a pool 0.14, crypto.randomBytes(24) 2.0
- *   version 1's per-cookie key: one HMAC-SHA256 2.2, hkdfSync 10.6
- *   this codec, ~100 B body: seal 1.7, open 1.8; ~1 KB body: seal 2.7, open 2.9
- *   this codec, a value from an old key (one failed decryption first): open 8.7
- *   the signed codec, ~100 B body: seal 2.6, open 3.4; ~1 KB body: seal 15.2, open 6.5
+ *                                          128 B / ~100 B      1 KB / ~1 KB
+ *                                          seal / open         seal / open
+ *   XChaCha20-Poly1305, sodium-native        0.8 / 0.9           1.2 / 1.2
+ *   XChaCha20-Poly1305, noble                7.9 / 8.9          14.3 / 14.6
+ *   AES-256-GCM, node:crypto (for scale)     3.0 / 3.1           3.7 / 3.6
+ *   this codec on sodium-native              1.4 / 1.5           1.9 / 2.4
+ *   this codec on noble                      9.7 / 10.4         16.0 / 16.3
+ *   @fastify/secure-session (secretbox)      2.0 / 2.1           3.5 / 3.7
+ *   a value from an old key (one failed decryption first): open 7.5 on
+ *   sodium-native (it throws), 25.0 on noble
  *
- * An earlier run, on version 1 of this codec, gave AES-256-GCM 5.5 / 5.4,
- * sodium-native 1.8 / 1.2 and the whole version 1 codec 7.2 / 6.8 (~100 B).
- * node:crypto pays mostly per call (it builds a cipher object each time);
- * libsodium encrypts straight into a Buffer it is given, so this codec
- * allocates no Buffer memory per value, only a few views and strings. A
- * failed decryption costs more because sodium-native throws: that happens
- * only for a tampered value or once per client after a key rotation.
+ * node:crypto has no XChaCha20, and its AEADs pay mostly per call (a cipher
+ * object each time). Both backends encrypt straight into a Buffer they are
+ * given, so this codec allocates no Buffer memory per value, only a few
+ * views and strings. A value from an old key costs one failed decryption
+ * per newer key first: that happens only once per client after a rotation.
  *
  * Nonces. A random 192-bit nonce under one key repeats with probability
  * about n²/2^193 after n values: 2^-129 after 2^32 (4.3 billion) cookies,
@@ -44,7 +44,7 @@
  * after 2^32 values, NIST SP 800-38D's cap.) XChaCha20 itself turns the
  * first 128 bits of the nonce into a fresh subkey with HChaCha20, so each
  * value is still encrypted under its own key. Nonces are drawn from a pool
- * filled by libsodium's CSPRNG; each is used once, and the pool refills
+ * filled by `crypto.randomFillSync`; each is used once, and the pool refills
  * before any byte is reused. K is derived with an info string of its own,
  * so it is never the signed format's or the session ids' key.
  *
@@ -62,9 +62,10 @@
  * authenticated and also hidden (the cookie does not tell when its user
  * logged in). The policy in `interface.ts` checks them after `open`.
  */
-import sodium from 'sodium-native'
+import { randomFillSync } from 'node:crypto'
 import { parseContent, stringifyContent } from '../serialize.js'
 import { Scratch, writeUtf8 } from './bytes.js'
+import { defaultAead, type Aead, type AeadName } from './cipher.js'
 import { deriveKeys } from './mac.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
@@ -75,22 +76,28 @@ const TIMES = 10
 const BUCKET = 32
 const HEAD = Buffer.from('e2')
 const HEAD_PERMANENT = Buffer.from('e2p')
-/** No legitimate cookie is larger; a longer value is refused before any work. */
 /** The most bytes a value of MAX_VALUE_LENGTH base64url characters decodes to. */
 const MAX_BLOB = MAX_VALUE_LENGTH / 4 * 3
-
-// Nonces are copied out of a pool: one CSPRNG call per 256 cookies instead
-// of one each (0.1 µs against 0.5). The pool is refilled once used up.
-const pool = Buffer.allocUnsafe(NONCE * 256)
-let poolAt = pool.length
 
 /** The most bytes a sealed body of `bytes` UTF-8 bytes takes: nonce, times, body, padding (1 to 32 bytes) and tag. */
 function room (bytes: number): number {
   return NONCE + TIMES + bytes + BUCKET + TAG
 }
 
-/** Builds the encrypted codec for the given secrets (the first one encrypts). */
-export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
+/** The encrypted codec, which also says which backend it encrypts with. */
+export interface EncryptedCodec extends CookieCodec {
+  /** The XChaCha20-Poly1305 implementation in use. */
+  readonly backend: AeadName
+}
+
+/**
+ * Builds the encrypted codec for the given secrets (the first one encrypts).
+ *
+ * @param aead - The XChaCha20-Poly1305 backend: by default `sodium-native`
+ *   when it loads, else noble. Internal: tests pass one, to run the codec
+ *   on each backend; the plugin never does.
+ */
+export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = defaultAead()): EncryptedCodec {
   const keys = deriveKeys(secrets, INFO)
   const sealKey = keys[0] as Buffer
   // Scratch space, reused because seal and open run synchronously to the
@@ -104,8 +111,14 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
   const nonce = blob.subarray(0, NONCE)
   const afterNonce = new Scratch(blob.subarray(NONCE))
   const plain = new Scratch(MAX_BLOB)
+  // Nonces are copied out of a pool: one CSPRNG call per 256 cookies instead
+  // of one each (0.1 µs against 2.0 for crypto.randomBytes(24)). The pool is
+  // refilled once used up.
+  const pool = Buffer.allocUnsafe(NONCE * 256)
+  let poolAt = pool.length
 
   return {
+    backend: aead.name,
     stringify: stringifyContent,
     parse: parseContent,
 
@@ -128,19 +141,19 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
       out[NONCE + TIMES + length] = 0x80
       for (let j = NONCE + TIMES + length + 1; j < NONCE + padded; j++) out[j] = 0
       if (poolAt === pool.length) {
-        sodium.randombytes_buf(pool)
+        randomFillSync(pool)
         poolAt = 0
       }
       for (let i = 0; i < NONCE; i++) out[i] = pool[poolAt + i] as number
       poolAt += NONCE
       out.writeUIntBE(created, NONCE, 5)
       out.writeUIntBE(issued, NONCE + 5, 5)
-      // Encrypted in place: libsodium allows the ciphertext to start where the plaintext does.
+      // Encrypted in place: both backends allow the ciphertext to start where the plaintext does.
       const own = out === blob
-      sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+      aead.seal(
         own ? afterNonce.view(padded + TAG) : out.subarray(NONCE, size),
         own ? afterNonce.view(padded) : out.subarray(NONCE, NONCE + padded),
-        permanent ? HEAD_PERMANENT : HEAD, null, own ? nonce : out.subarray(0, NONCE), sealKey)
+        permanent ? HEAD_PERMANENT : HEAD, own ? nonce : out.subarray(0, NONCE), sealKey)
       return `${permanent ? 'e2p' : 'e2'}.${out.toString('base64url', 0, size)}`
     },
 
@@ -158,14 +171,7 @@ export function encryptedCodec (secrets: readonly Buffer[]): CookieCodec {
       const sealed = afterNonce.view(size - NONCE)
       const plaintext = plain.view(size - NONCE - TAG)
       let keyIndex = 0
-      for (; keyIndex < keys.length; keyIndex++) {
-        try {
-          sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext, null, sealed, head, nonce, keys[keyIndex] as Buffer)
-          break
-        } catch {
-          // sodium-native throws when the tag does not match: try the next key.
-        }
-      }
+      while (keyIndex < keys.length && !aead.open(plaintext, sealed, head, nonce, keys[keyIndex] as Buffer)) keyIndex++
       if (keyIndex === keys.length) return 'the value does not decrypt with any key'
       let end = plaintext.length - 1
       while (end > TIMES && plaintext[end] === 0) end--
