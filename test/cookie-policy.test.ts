@@ -395,6 +395,10 @@ t.test('session.options() with a bad value of a known attribute throws FST_ERR_S
     ['domain', { domain: '' }, 'domain'],
     ['httpOnly', { httpOnly: 'true' }, 'httpOnly'],
     ['partitioned', { partitioned: 1 }, 'partitioned'],
+    ['a function', { path: () => '/' }, 'path'],
+    ['an object', { secure: {} }, 'secure'],
+    ['a Buffer', { domain: Buffer.from('example.com') }, 'domain'],
+    ['an array', { sameSite: ['lax'] }, 'sameSite'],
     ['sameSite none without Secure', { sameSite: 'None', secure: false }, 'secure'],
     ['partitioned without Secure', { partitioned: true, secure: false }, 'secure']
   ]

@@ -4,6 +4,7 @@
  */
 import fastifyCookie from '@fastify/cookie'
 import Fastify, { type LightMyRequestResponse } from 'fastify'
+import { createRequire } from 'node:module'
 import t from 'tap'
 import typedSession from '../lib/index.js'
 import { build, carry, freezeClock, permanentLogin, SECRET, setCookies } from './helpers/build.js'
@@ -545,6 +546,88 @@ t.test('a nested value carried over by regenerate is still change-tracked, in th
   const pushed = await app.inject({ url: '/push', cookies: carry(regenerated) })
   t.equal(setCookies(pushed).length, 1, 'an in-place change on the next request re-issues the cookie')
   t.same(json(await app.inject({ url: '/read', cookies: carry(pushed) })), { data: [1, 2, 3, 4], username: null })
+})
+
+/** The sloppy-mode helpers of test/fixtures/extensible/sloppy.cjs. */
+const sloppy = createRequire(import.meta.url)('./fixtures/extensible/sloppy.cjs') as {
+  sloppy: boolean
+  assignUnknown: (session: unknown) => string
+  assign: (session: unknown, name: string, value: unknown) => unknown
+}
+
+/** The TypeError of an assignment to a name the session does not have. */
+const UNKNOWN = /^The session has no property "user", and takes no new one \(it would not be saved\): use session\.set\("user", value\), with the key in SessionData$/
+
+t.test('assigning a property that the session does not have, or a method, throws a TypeError at once, a 500, and nothing else in the session is lost', async (t) => {
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => { request.session.set('username', 'ada'); return 'ok' })
+    app.get('/junk', async (request) => {
+      request.session.set('counter', 1);
+      (request.session as unknown as Record<string, unknown>).user = { name: 'ada' }
+      return 'not reached'
+    })
+    app.get('/caught', async (request) => {
+      const session = request.session as unknown as Record<string | symbol, unknown>
+      const errors: string[] = []
+      for (const assign of [() => { session.user = 1 }, () => { session[Symbol('x')] = 1 }, () => { session.get = () => 'replaced' }]) {
+        try { assign() } catch (err) { errors.push(`${(err as Error).constructor.name}: ${(err as Error).message}`) }
+      }
+      request.session.set('data', [1])
+      return { errors, user: session.user ?? null, has: 'user' in session, get: request.session.get('username'), keys: [...request.session.keys()] }
+    })
+    app.get('/read', async (request) => request.session.toJSON())
+  })
+  const login = await app.inject('/login')
+  const junk = await app.inject({ url: '/junk', cookies: carry(login) })
+  t.equal(junk.statusCode, 500)
+  t.match(junk.json(), { statusCode: 500, message: UNKNOWN })
+  t.same(json(await app.inject({ url: '/read', cookies: carry(junk) })), { username: 'ada', counter: 1 },
+    'the data set through the API, before and on the failed request, is saved')
+  const caught = await app.inject({ url: '/caught', cookies: carry(junk) })
+  t.equal(caught.statusCode, 200)
+  const { errors, ...rest } = json(caught) as { errors: string[] }
+  t.match(errors, [/^TypeError: The session has no property "user"/, /^TypeError: The session has no property Symbol\(x\), and takes no new one \(it would not be saved\): keep data with session\.set\(key, value\)$/, /^TypeError: Cannot assign to read only property 'get'/])
+  t.same(rest, { user: null, has: false, get: 'ada', keys: ['username', 'counter', 'data'] }, 'the session works on after a caught TypeError')
+  t.same(json(await app.inject({ url: '/read', cookies: carry(caught) })), { username: 'ada', counter: 1, data: [1] })
+})
+
+t.test('in sloppy code (CommonJS without use strict) too, an unknown property and a read-only member throw a TypeError, and the members that can be set still work', async (t) => {
+  t.equal(sloppy.sloppy, true, 'the fixture runs in sloppy mode')
+  const app = await build({}, (app) => {
+    app.get('/login', async (request) => { request.session.set('username', 'ada'); return 'ok' })
+    app.get('/junk', async (request) => sloppy.assignUnknown(request.session))
+    app.get('/members', async (request) => {
+      const results: Record<string, unknown> = {}
+      for (const name of ['new', 'accessed', 'size']) {
+        try {
+          results[name] = sloppy.assign(request.session, name, 7)
+        } catch (err) {
+          results[name] = `${(err as Error).constructor.name}: ${(err as Error).message}`
+        }
+      }
+      results.permanent = sloppy.assign(request.session, 'permanent', true)
+      results.modified = sloppy.assign(request.session, 'modified', true)
+      // A method cannot be replaced; sloppy code ignores the assignment, as it does for any frozen object.
+      results.get = typeof sloppy.assign(request.session, 'get', 'replaced')
+      return results
+    })
+    app.get('/read', async (request) => ({ data: request.session.toJSON(), permanent: request.session.permanent }))
+  })
+  const login = await app.inject('/login')
+  const junk = await app.inject({ url: '/junk', cookies: carry(login) })
+  t.equal(junk.statusCode, 500)
+  t.match(junk.json(), { message: UNKNOWN })
+  t.same(json(await app.inject({ url: '/read', cookies: carry(junk) })), { data: { username: 'ada', counter: 1 }, permanent: false })
+  const members = await app.inject({ url: '/members', cookies: carry(login) })
+  t.same(json(members), {
+    new: "TypeError: The session's new is read-only",
+    accessed: "TypeError: The session's accessed is read-only",
+    size: "TypeError: The session's size is read-only",
+    permanent: true,
+    modified: true,
+    get: 'function'
+  })
+  t.same(json(await app.inject({ url: '/read', cookies: carry(members) })), { data: { username: 'ada' }, permanent: true })
 })
 
 t.test('a request answered before the session opens gets no session cookie and no error', async (t) => {
