@@ -145,7 +145,12 @@ export function applyAttributes (base: CookieAttributes, given: unknown, where: 
   return Object.freeze(out)
 }
 
-type Key<T> = keyof T & string
+/*
+ * The keys of T are written out as `keyof T & string` in every signature,
+ * not through an alias: tsc then lists them in a typo's message
+ * ('"usrname"' is not assignable to parameter of type '"username" | "data"'),
+ * where an alias would show only its own name.
+ */
 type Value<T> = T[keyof T]
 
 const kState = Symbol('fastify-typed-session.state')
@@ -175,7 +180,7 @@ function expose (s: SessionState): void {
  * As in a `Map`, iterating yields `[key, value]` entries. The permanent flag
  * and the flash queue are kept apart from the data.
  */
-export class Session<T extends object = SessionData> implements Iterable<[Key<T>, Value<T>]> {
+export class Session<T extends object = SessionData> implements Iterable<[keyof T & string, Value<T>]> {
   readonly [kState]: SessionState
 
   /** @internal Sessions are made by the plugin; use `request.session`. */
@@ -199,15 +204,15 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   }
 
   /** Returns the value at `key`, or `fallback` (default `undefined`) when there is none. */
-  get<K extends Key<T>> (key: K): T[K] | undefined
-  get<K extends Key<T>, D> (key: K, fallback: D): T[K] | D
+  get<K extends keyof T & string> (key: K): T[K] | undefined
+  get<K extends keyof T & string, D> (key: K, fallback: D): T[K] | D
   get (key: string, fallback?: unknown): unknown {
     const data = this.#read()
     return data.has(key) ? this.#expose(data.get(key)) : fallback
   }
 
   /** Sets the value at `key`. Setting `undefined` deletes the key. */
-  set<K extends Key<T>> (key: K, value: T[K]): this {
+  set<K extends keyof T & string> (key: K, value: T[K]): this {
     const data = this.#write('set()')
     if (value === undefined) {
       this.delete(key)
@@ -219,12 +224,12 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   }
 
   /** Whether the session has a value at `key` (Flask's `key in session`). */
-  has (key: Key<T>): boolean {
+  has (key: keyof T & string): boolean {
     return this.#read().has(key)
   }
 
   /** Deletes the value at `key`. Returns whether there was one. */
-  delete (key: Key<T>): boolean {
+  delete (key: keyof T & string): boolean {
     const deleted = this.#write('delete()').delete(key)
     if (deleted) this[kState].modified = true
     return deleted
@@ -234,8 +239,8 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
    * Removes the value at `key` and returns it. Without a fallback, a
    * missing key throws `FST_ERR_SESSION_KEY_NOT_FOUND` (Flask's KeyError).
    */
-  pop<K extends Key<T>> (key: K): T[K]
-  pop<K extends Key<T>, D> (key: K, fallback: D): T[K] | D
+  pop<K extends keyof T & string> (key: K): T[K]
+  pop<K extends keyof T & string, D> (key: K, fallback: D): T[K] | D
   pop (key: string, ...fallback: unknown[]): unknown {
     const data = this.#write('pop()')
     if (!data.has(key)) {
@@ -249,7 +254,7 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   }
 
   /** Returns the value at `key`, first setting it to `value` when there is none. */
-  setDefault<K extends Key<T>> (key: K, value: T[K]): T[K] {
+  setDefault<K extends keyof T & string> (key: K, value: T[K]): T[K] {
     const data = this.#write('setDefault()')
     if (data.has(key)) return this.#expose(data.get(key) as T[K])
     this.set(key, value)
@@ -259,7 +264,7 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   /** Sets every key of `values`. */
   update (values: Partial<T>): void {
     this.#write('update()')
-    for (const key of Object.keys(values) as Array<Key<T>>) this.set(key, values[key] as T[Key<T>])
+    for (const key of Object.keys(values) as Array<keyof T & string>) this.set(key, values[key] as T[keyof T & string])
   }
 
   /** Empties the session and makes it non-permanent: the cookie (or record) is deleted. */
@@ -274,8 +279,8 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   }
 
   /** The keys, in insertion order. */
-  keys (): IterableIterator<Key<T>> {
-    return this.#read().keys() as IterableIterator<Key<T>>
+  keys (): IterableIterator<keyof T & string> {
+    return this.#read().keys() as IterableIterator<keyof T & string>
   }
 
   /** The values, in insertion order. */
@@ -286,13 +291,13 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
   }
 
   /** The `[key, value]` entries, in insertion order. */
-  entries (): IterableIterator<[Key<T>, Value<T>]> {
+  entries (): IterableIterator<[keyof T & string, Value<T>]> {
     const data = this.#read()
     expose(this[kState])
-    return data.entries() as IterableIterator<[Key<T>, Value<T>]>
+    return data.entries() as IterableIterator<[keyof T & string, Value<T>]>
   }
 
-  [Symbol.iterator] (): IterableIterator<[Key<T>, Value<T>]> {
+  [Symbol.iterator] (): IterableIterator<[keyof T & string, Value<T>]> {
     return this.entries()
   }
 
@@ -418,7 +423,7 @@ export class Session<T extends object = SessionData> implements Iterable<[Key<T>
    * Rejects with `FST_ERR_SESSION_READONLY` on a read-only route.
    * @param keep The keys to carry over. @default []
    */
-  async regenerate (keep: ReadonlyArray<Key<T>> = []): Promise<void> {
+  async regenerate (keep: ReadonlyArray<keyof T & string> = []): Promise<void> {
     const data = this.#write('regenerate()')
     const s = this[kState]
     const wanted = new Set<unknown>(Array.isArray(keep) ? keep : [])

@@ -111,6 +111,29 @@ describe('request.session', () => {
     expect(session.regenerate()).type.toBe<Promise<void>>()
   })
 
+  test('regenerate(keep) takes an array of SessionData keys', () => {
+    expect(session.regenerate(['username', 'data'])).type.toBe<Promise<void>>()
+    expect(session.regenerate([])).type.toBe<Promise<void>>()
+    expect(session.regenerate([...session.keys()])).type.toBe<Promise<void>>()
+    expect(session.regenerate(['usrname'])).type.toRaiseError('"usrname"')
+    expect(session.regenerate('username')).type.toRaiseError("'string' is not assignable")
+  })
+
+  test('options takes the cookie attributes, typed as the cookie option', () => {
+    expect(session.options({ path: '/app', domain: 'example.com', sameSite: 'Strict', secure: 'auto', httpOnly: true, partitioned: false })).type.toBe<void>()
+    expect(session.options({ sameSite: false })).type.toBe<void>()
+    expect(session.options({})).type.toBe<void>()
+    expect(session.options({ sameSite: 'bogus' })).type.toRaiseError('"bogus"')
+    expect(session.options({ secure: 'yes' })).type.toRaiseError('"yes"')
+    expect(session.options({ path: 1 })).type.toRaiseError("'number' is not assignable to type 'string'")
+    expect(session.options({ maxAge: 60 })).type.toRaiseError("'maxAge' does not exist")
+  })
+
+  test('a property that the session does not have cannot be assigned (it throws a TypeError at run time)', () => {
+    expect(() => { session.user = 'ada' }).type.toRaiseError("Property 'user' does not exist on type 'Session<SessionData>'")
+    expect(() => { session.size = 1 }).type.toRaiseError('read-only')
+  })
+
   test('new and accessed are read-only booleans; modified and permanent can be set', () => {
     expect(session.new).type.toBe<boolean>()
     expect(session.accessed).type.toBe<boolean>()
@@ -191,7 +214,7 @@ describe('the plugin, its options and the route config', () => {
   })
 
   test('TypedSessionOptions refuses a missing secret, unknown options and values of the wrong type', () => {
-    expect(() => { const o: TypedSessionOptions = {}; return o }).type.toRaiseError("Property 'secret' is missing")
+    expect(() => { const o: TypedSessionOptions = {}; return o }).type.toRaiseError("Type '{}' is not assignable to type 'TypedSessionOptions'")
     expect(() => { const o: TypedSessionOptions = { secret: 42 }; return o }).type.toRaiseError("'number' is not assignable")
     expect(() => { const o: TypedSessionOptions = { secret: 'k', secrets: [] }; return o }).type.toRaiseError("'secrets' does not exist")
     expect(() => { const o: TypedSessionOptions = { secret: 'k', maxAge: '60' }; return o }).type.toRaiseError("'string' is not assignable to type 'number'")
