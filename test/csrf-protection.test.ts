@@ -151,6 +151,20 @@ t.test('generateCsrf({ path }): the path goes on the session cookie that this re
   t.equal(post.statusCode, 200)
 })
 
+t.test("sessionPlugin '@fastify/session' fails loudly: its request.session._csrf = secret throws a TypeError", async (t) => {
+  const app = await build({}, (app) => {
+    app.register(csrf, { sessionPlugin: '@fastify/session' })
+    app.after(() => {
+      app.get('/form', async (_request, reply) => ({ token: reply.generateCsrf() }))
+    })
+  })
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'GET', url: '/form' })
+  t.equal(res.statusCode, 500, 'not a token whose secret is never saved')
+  t.match(message(res), /"_csrf"/)
+  t.equal(res.headers['set-cookie'], undefined)
+})
+
 /** The counts in a node:test TAP report's summary. */
 function summary (stdout: string): Record<string, number> {
   const counts: Record<string, number> = {}
