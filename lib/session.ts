@@ -7,6 +7,8 @@
  * API sets `modified`, and once a mutable value has been handed out, the
  * session compares its serialization with the one it was loaded from, so an
  * in-place change such as `session.get('data')!.push(8)` is saved too.
+ * Flash messages, `regenerate(keep)` and this response's cookie attributes
+ * (`options()`) are members of the session as well.
  */
 import type { FastifyBaseLogger } from 'fastify'
 import { FST_ERR_SESSION_INVALID_OPTION, FST_ERR_SESSION_KEY_NOT_FOUND, FST_ERR_SESSION_READONLY } from './errors.js'
@@ -178,7 +180,9 @@ function expose (s: SessionState): void {
 /**
  * `request.session`: the session of one request, keyed by `SessionData`.
  * As in a `Map`, iterating yields `[key, value]` entries. The permanent flag
- * and the flash queue are kept apart from the data.
+ * and the flash queue are kept apart from the data. It takes no new
+ * property: assigning a name it does not have (`session.user = x`) throws
+ * a TypeError, since such a value would never be saved; use `set()`.
  */
 export class Session<T extends object = SessionData> implements Iterable<[keyof T & string, Value<T>]> {
   readonly [kState]: SessionState
