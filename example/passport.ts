@@ -63,7 +63,9 @@ export interface PassportExampleOptions {
 export function build ({ secret, store }: PassportExampleOptions): FastifyInstance {
   const app = Fastify()
   // One Authenticator per app; `import fastifyPassport from '@fastify/passport'` is a shared one.
-  const passport = new Authenticator()
+  // A login keeps only the listed keys of the session: `flash` (@fastify/flash's messages)
+  // is listed so that the successFlash queued just before it reaches the next page.
+  const passport = new Authenticator({ clearSessionIgnoreFields: ['flash'] })
 
   app.register(formbody)
   app.register(typedSession, store === undefined ? { secret } : { secret, store })
@@ -98,6 +100,7 @@ ${messages.map((m) => `<p class="flash">${escapeHtml(m)}</p>`).join('\n')}
   app.post('/login', {
     preValidation: passport.authenticate('local', {
       successRedirect: '/',
+      successFlash: 'Welcome back',
       failureRedirect: '/login',
       failureFlash: 'Invalid username or password'
     })
@@ -107,8 +110,10 @@ ${messages.map((m) => `<p class="flash">${escapeHtml(m)}</p>`).join('\n')}
   app.get('/', async (request, reply) => {
     const user = request.user
     if (user == null) return reply.redirect('/login')
+    const messages = reply.flash('success') as string[]
     return reply.type('text/html; charset=utf-8').send(`<!doctype html>
 <title>Home</title>
+${messages.map((m) => `<p class="flash">${escapeHtml(m)}</p>`).join('\n')}
 <p>Logged in as ${escapeHtml(user.username)}</p>
 <form method="post" action="/logout"><button type="submit">Log out</button></form>`)
   })

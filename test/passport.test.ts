@@ -76,6 +76,7 @@ for (const mode of ['cookie', 'store'] as const) {
         const res = await b.get('/')
         t.equal(res.statusCode, 200)
         t.match(res.body, '<p>Logged in as ada</p>')
+        t.same(flashes(res), i === 0 ? ['Welcome back'] : [], "passport's successFlash, once: it survives the login's fresh session")
       }
       const page = await b.get('/note')
       t.equal(page.json().isNew, false)
