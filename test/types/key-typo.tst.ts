@@ -31,7 +31,7 @@ describe('a key that SessionData does not have', () => {
   })
 
   test('and the message says which key was meant', () => {
-    expect(session.get('usrname')).type.toRaiseError(`Argument of type '"usrname"' is not assignable to parameter of type`)
+    expect(session.get('usrname')).type.toRaiseError('Argument of type \'"usrname"\' is not assignable to parameter of type')
     expect(session.regenerate(['usrname'])).type.toRaiseError("Did you mean '\"username\"'?")
   })
 
