@@ -23,6 +23,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createRequire } from 'node:module'
 import type { TypedSessionOptions } from '../lib/index.js'
 import type { Route } from './window.js'
 
@@ -60,6 +61,12 @@ export interface Variant {
   targets?: Targets
   /** Needs a Redis server: the harness starts one and passes its URL in `REDIS_URL`. */
   redis?: boolean
+  /**
+   * A module the row needs that may not load here: an optional native addon
+   * (`sodium-native` has no build for musl or for glibc before 2.33). A row
+   * whose module does not load is left out of a run, saying so.
+   */
+  needs?: string
   /** Registers the variant's plugins on the app and returns its handlers. */
   setup: (app: FastifyInstance) => Promise<Handlers>
 }
@@ -247,6 +254,7 @@ export const VARIANTS: readonly Variant[] = [
     state: 'cookie',
     peer: true,
     ours: false,
+    needs: 'sodium-native',
     async setup (app) {
       const { default: secureSession } = await load<AnyPlugin>('@fastify/secure-session')
       await app.register(secureSession, { key: Buffer.from(SECRET), cookie: { path: '/', httpOnly: true, sameSite: 'lax' } })
@@ -342,14 +350,35 @@ export function runOrder (variants: readonly Variant[]): Variant[] {
   return order
 }
 
-/** Finds the rows named in a comma-separated list, in the table's order. */
+/** Whether a module loads in this process. */
+function loads (specifier: string): boolean {
+  try {
+    createRequire(import.meta.url)(specifier)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Finds the rows named in a comma-separated list, in the table's order, or
+ * all of them. A row whose `needs` does not load is an error when it was
+ * named, and is left out of "all" with a line on stderr.
+ */
 export function selectVariants (names: string | undefined): Variant[] {
-  if (names === undefined || names === '') return [...VARIANTS]
-  const wanted = names.split(',').map((name) => name.trim())
+  const all = names === undefined || names === ''
+  const wanted = all ? VARIANTS.map((v) => v.name) : names.split(',').map((name) => name.trim())
   for (const name of wanted) {
     if (!VARIANTS.some((v) => v.name === name)) {
       throw new Error(`Unknown variant ${JSON.stringify(name)}; expected one of ${VARIANTS.map((v) => v.name).join(', ')}`)
     }
   }
-  return VARIANTS.filter((v) => wanted.includes(v.name))
+  const chosen = VARIANTS.filter((v) => wanted.includes(v.name))
+  const missing = chosen.filter((v) => v.needs !== undefined && !loads(v.needs))
+  for (const variant of missing) {
+    const why = `${variant.name} needs ${variant.needs as string}, which is not installed or does not load here`
+    if (!all) throw new Error(`The variant ${why}`)
+    process.stderr.write(`Skipping ${why}\n`)
+  }
+  return chosen.filter((v) => !missing.includes(v))
 }

@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -23,7 +24,16 @@ import t from 'tap'
 t.setTimeout(300_000)
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const VARIANTS = ['bare', 'cookie-signed', 'secure-session', 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis']
+/** `@fastify/secure-session` needs the native addon sodium-native, an optional dependency of this package. */
+const SODIUM = ((): boolean => {
+  try {
+    createRequire(import.meta.url)('sodium-native')
+    return true
+  } catch {
+    return false
+  }
+})()
+const VARIANTS = ['bare', 'cookie-signed', ...(SODIUM ? ['secure-session'] : []), 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis']
 const ROUTES = ['read', 'write', 'untouched']
 
 interface Run {
@@ -68,6 +78,10 @@ t.test('a tiny run of every variant and route is valid and reports each of them'
   // Two processes per variant, so that starting them all at once is part of the run; round 1 measures the first.
   const run = await harness(['--rounds', '1', '--replicas', '2', '--duration', '1', '--connections', '2', '--warmup', '0', '--retries', '0', '--out', out, '--json', json])
   t.equal(run.code, 0, 'the harness exits with 0, which it does only when every window is valid', { stderr: run.stderr })
+  if (!SODIUM) {
+    t.match(run.stderr, /^Skipping secure-session needs sodium-native, which is not installed or does not load here$/m,
+      'without the optional sodium-native accelerator, the @fastify/secure-session row is skipped, saying why')
+  }
 
   const { windows } = JSON.parse(readFileSync(json, 'utf8')) as { windows: Window[] }
   t.same([...new Set(windows.map((w) => w.variant))].sort(), [...VARIANTS].sort(), 'every variant was measured')
