@@ -551,7 +551,7 @@ t.test('through the plugin', async (t) => {
 
   t.test("Flask's flashes are read through getFlashedMessages, and consuming them re-issues the cookie", async (t) => {
     const app = await build({ format: 'flask', secret: 'test key' }, (app) => {
-      app.get('/flashes', async (request) => request.getFlashedMessages({ withCategories: true }))
+      app.get('/flashes', async (request) => request.session.getFlashedMessages({ withCategories: true }))
     })
     const res = await atTime(NOW, async () => app.inject({ url: '/flashes', cookies: { session: vector('permanent, with flashes').cookie } }))
     t.same(res.json(), [['message', 'Logged in'], ['warning', 'Check your <b>email</b>']])
