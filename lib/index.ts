@@ -75,9 +75,21 @@ type ModeOf = (request: FastifyRequest) => SessionMode
 
 /** Where the onRoute hook keeps a route's session mode, resolved once, in the route's config. */
 const kMode = Symbol('fastify-typed-session.mode')
+/** Marks a route that serves HTTP and WebSocket alike (`wsHandler`): its upgrade requests are read-only. */
+const kUpgrade = Symbol('fastify-typed-session.upgrade')
+
+interface RouteModes { [kMode]?: SessionMode | undefined, [kUpgrade]?: true }
 
 function routeMode (request: FastifyRequest): SessionMode {
-  return (request.routeOptions.config as { [kMode]?: SessionMode })[kMode] ?? 'on'
+  const config = request.routeOptions.config as RouteModes
+  if (config[kUpgrade] === true && isUpgrade(request)) return 'websocket'
+  return config[kMode] ?? 'on'
+}
+
+/** A WebSocket upgrade request (RFC 6455 section 4.1: the Upgrade header names "websocket", in any case). */
+function isUpgrade (request: FastifyRequest): boolean {
+  const upgrade = request.headers.upgrade
+  return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket'
 }
 
 const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyInstance, given) => {
@@ -108,11 +120,16 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
       throw new FST_ERR_SESSION_INVALID_OPTION(`config.session of ${route.method} ${route.url}`, "false or 'readonly'",
         typeof given === 'string' ? JSON.stringify(given) : String(given))
     }
-    // @fastify/websocket's option: an upgrade response has no onSend and carries no cookie, so the route is read-only.
-    const websocket = (route as { websocket?: unknown }).websocket === true
+    // @fastify/websocket's options: an upgrade response has no onSend and carries no cookie, so a
+    // `websocket: true` route is read-only, and so is the upgrade request of a route with a `wsHandler`
+    // (its plain HTTP requests are answered by `handler`, and set cookies as usual).
+    const ws = route as { websocket?: unknown, wsHandler?: unknown }
+    const websocket = ws.websocket === true
+    const upgrade = given !== false && !websocket && typeof ws.wsHandler === 'function'
     const mode: SessionMode | undefined = given === false ? 'off' : websocket ? 'websocket' : given === 'readonly' ? 'readonly' : undefined
-    if (mode === undefined) return
-    route.config = { ...route.config, [kMode]: mode } as NonNullable<typeof route.config>
+    if (mode === undefined && !upgrade) return
+    const modes: RouteModes = upgrade ? { [kMode]: mode, [kUpgrade]: true } : { [kMode]: mode }
+    route.config = { ...route.config, ...modes } as NonNullable<typeof route.config>
     modeOf = routeMode
   })
 

@@ -6,7 +6,7 @@
  * mechanism is tested here without that plugin, which would answer a plain
  * request to such a route with a 404.
  */
-import Fastify, { type RouteShorthandOptions } from 'fastify'
+import Fastify, { type FastifyRequest, type RouteShorthandOptions } from 'fastify'
 import t from 'tap'
 import typedSession from '../lib/index.js'
 import { build, carry, freezeClock, SECRET, setCookies } from './helpers/build.js'
@@ -174,6 +174,32 @@ t.test('only websocket: true makes a route read-only; the route next to it write
     t.equal(res.statusCode, 200, url)
     t.equal(setCookies(res).length, 1, `${url} sets the cookie`)
   }
+})
+
+t.test('a route with a wsHandler is read-only on its upgrade request only: its plain HTTP requests write as usual', async (t) => {
+  const app = await build({}, (app) => {
+    const write = async (request: FastifyRequest): Promise<string> => { request.session.set('username', 'eve'); return 'ok' }
+    app.get('/both', { wsHandler: () => {} } as RouteShorthandOptions, write)
+    app.get('/both-readonly', { wsHandler: () => {}, config: { session: 'readonly' } } as RouteShorthandOptions, write)
+    app.get('/both-off', { wsHandler: () => {}, config: { session: false } } as RouteShorthandOptions, write)
+    app.get('/not-a-handler', { wsHandler: 'no' } as RouteShorthandOptions, write)
+  })
+  const plain = await app.inject('/both')
+  t.equal(plain.statusCode, 200)
+  t.equal(setCookies(plain).length, 1, 'a plain request sets the cookie')
+  for (const upgrade of ['websocket', 'WebSocket']) {
+    const res = await app.inject({ url: '/both', headers: { upgrade, connection: 'Upgrade' } })
+    t.equal(res.statusCode, 500, upgrade)
+    t.equal(res.json().message, `The session is read-only on this route (${WEBSOCKET_REASON}), so set() is not allowed`)
+    t.same(setCookies(res), [])
+  }
+  t.equal(setCookies(await app.inject({ url: '/both', headers: { upgrade: 'h2c', connection: 'Upgrade' } })).length, 1, 'another upgrade is a plain request')
+  t.equal((await app.inject('/both-readonly')).json().message, "The session is read-only on this route (config.session is 'readonly'), so set() is not allowed")
+  t.equal((await app.inject({ url: '/both-readonly', headers: { upgrade: 'websocket' } })).json().message,
+    `The session is read-only on this route (${WEBSOCKET_REASON}), so set() is not allowed`)
+  t.equal((await app.inject({ url: '/both-off', headers: { upgrade: 'websocket' } })).json().message,
+    'The session is read-only on this route (config.session is false), so set() is not allowed')
+  t.equal(setCookies(await app.inject({ url: '/not-a-handler', headers: { upgrade: 'websocket' } })).length, 1, 'only a function is a wsHandler')
 })
 
 t.test("config.session 'readonly' returns the flashed messages without consuming them", async (t) => {

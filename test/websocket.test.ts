@@ -5,7 +5,7 @@
  * `FST_ERR_SESSION_READONLY`, because an upgrade response carries no cookie.
  */
 import websocket from '@fastify/websocket'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 import { createRequire } from 'node:module'
 import t, { type Test } from 'tap'
@@ -34,17 +34,30 @@ function routes (app: FastifyInstance): void {
     request.session.set('username', 'ada')
     return 'ok'
   })
-  app.get('/who', { websocket: true }, (socket, request) => {
-    const who = request.session.get('username') ?? null
-    let write: Report['write'] = 'accepted'
-    try {
-      request.session.set('username', 'mallory')
-    } catch (err) {
-      const { code, message } = err as { code: string, message: string }
-      write = { code, message }
+  app.get('/who', { websocket: true }, tell)
+  // One route for both: `handler` answers plain HTTP (and may write), `wsHandler` the upgrade.
+  app.route({
+    method: 'GET',
+    url: '/both',
+    wsHandler: tell,
+    handler: async (request) => {
+      request.session.set('username', 'bob')
+      return 'ok'
     }
-    socket.send(JSON.stringify({ who, write } satisfies Report))
   })
+}
+
+/** The WebSocket handler: sends who is logged in, and what a write did. */
+function tell (socket: { send (data: string): void }, request: FastifyRequest): void {
+  const who = request.session.get('username') ?? null
+  let write: Report['write'] = 'accepted'
+  try {
+    request.session.set('username', 'mallory')
+  } catch (err) {
+    const { code, message } = err as { code: string, message: string }
+    write = { code, message }
+  }
+  socket.send(JSON.stringify({ who, write } satisfies Report))
 }
 
 /** The app on a free loopback port, with the two plugins registered in the given order. */
@@ -61,9 +74,9 @@ async function start (t: Test, websocketFirst: boolean): Promise<{ app: FastifyI
   return { app, base: `127.0.0.1:${address.port}` }
 }
 
-/** Opens a WebSocket to `/who` with `cookie`, and returns the first message and the upgrade response's headers. */
-async function ask (t: Test, base: string, cookie?: string): Promise<{ report: Report, upgrade: IncomingMessage['headers'] }> {
-  const socket = new WebSocket(`ws://${base}/who`, cookie === undefined ? {} : { headers: { cookie } })
+/** Opens a WebSocket to `path` (default `/who`) with `cookie`, and returns the first message and the upgrade response's headers. */
+async function ask (t: Test, base: string, cookie?: string, path = '/who'): Promise<{ report: Report, upgrade: IncomingMessage['headers'] }> {
+  const socket = new WebSocket(`ws://${base}${path}`, cookie === undefined ? {} : { headers: { cookie } })
   const closed = new Promise<void>((resolve) => socket.on('close', resolve))
   t.teardown(async () => {
     socket.close()
@@ -112,6 +125,19 @@ for (const order of ['session plugin first', '@fastify/websocket first'] as cons
       t.match(write.message, /upgrade/i)
       t.match(write.message, /cookie/i)
       t.equal(report.who, 'ada', 'the read before it worked')
+    })
+
+    t.test('a route with a wsHandler writes over plain HTTP, and is read-only on its upgrade', async (t) => {
+      const { app, base } = await ready(t)
+      const plain = await fetch(`http://${base}/both`)
+      t.equal(plain.status, 200)
+      const cookie = (plain.headers.get('set-cookie') ?? '').split(';')[0] as string
+      t.equal((await app.sessions.decode(cookie.slice('session='.length)))?.get('username'), 'bob', 'the HTTP write was saved')
+      const { report, upgrade } = await ask(t, base, cookie, '/both')
+      t.equal(report.who, 'bob')
+      t.equal((report.write as { code: string }).code, 'FST_ERR_SESSION_READONLY')
+      t.match((report.write as { message: string }).message, /upgrade/i)
+      t.equal(upgrade['set-cookie'], undefined)
     })
   })
 }
