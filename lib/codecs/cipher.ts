@@ -12,6 +12,12 @@
  *   (never by the other formats), and used if it loads; if it does not
  *   (no build for the platform, musl, an old glibc, not installed), noble
  *   is used, and nothing is said: the cookies are the same either way.
+ *
+ * The accelerator is worth having where it builds: noble takes about ten
+ * times libsodium's time (8 µs against 0.8 to seal 128 bytes; the table is
+ * in `encrypted.ts`), which callgrind counts as about 73k more instructions
+ * per encrypted `/write` (163k against 90k; a `/read` of a known cookie
+ * decrypts nothing).
  */
 import { createRequire } from 'node:module'
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
