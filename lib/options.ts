@@ -5,11 +5,10 @@
  * default silently.
  */
 import type { FastifyRequest } from 'fastify'
-import {
-  FST_ERR_SESSION_INVALID_OPTION,
-  FST_ERR_SESSION_NO_SECRET,
-  FST_ERR_SESSION_WEAK_SECRET
-} from './errors.js'
+import { applyCookieAttributes, COOKIE_ATTRIBUTE_NAMES, DEFAULT_COOKIE_ATTRIBUTES } from './cookie-attributes.js'
+import { FST_ERR_SESSION_NO_SECRET, FST_ERR_SESSION_WEAK_SECRET } from './errors.js'
+import { invalidOption as invalid, show } from './invalid-option.js'
+import { cookieOptionHint, optionHint } from './option-hints.js'
 import type { Session } from './session.js'
 import type { SessionStore } from './stores/types.js'
 
@@ -168,52 +167,10 @@ export interface ResolvedOptions {
 const MIN_KEY_BYTES = 32
 const OPTION_NAMES = new Set(['secret', 'cookieName', 'cookie', 'maxAge', 'absoluteTimeout', 'refreshEachRequest',
   'format', 'maxCookieSize', 'store', 'validate'])
-const COOKIE_NAMES = new Set(['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned'])
 /** The longest `maxAge` or `absoluteTimeout` taken to be seconds: ten years. */
 const MAX_SECONDS = 10 * 365 * 86400
-// The names the neighbouring session plugins give their options, and what to
-// write here instead: a user migrating from one of them meets these first.
-const SAME_KEY = 'a key of at least 32 bytes, or an array of keys for rotation (the first signs, every one verifies)'
-const RENAMED = new Map([
-  ['key', `secret instead (@fastify/secure-session's key): ${SAME_KEY}; a string is read as UTF-8, so pass a base64 key as Buffer.from(key, 'base64')`],
-  ['salt', 'no salt (@fastify/secure-session stretched secret with salt): secret is used as a key, never stretched, so give a random one of at least 32 bytes, from `npx fastify-typed-session secret`'],
-  ['password', `secret instead (iron-session's password): ${SAME_KEY}`],
-  ['keys', `secret instead (cookie-session's keys): ${SAME_KEY}`],
-  ['ttl', "maxAge instead, in seconds: the lifetime of a permanent session, and in store mode the record's TTL"],
-  ['expiry', "maxAge instead, in seconds (@fastify/secure-session's expiry)"],
-  ['expires', 'maxAge instead, in seconds: a permanent session\'s cookie gets Expires and Max-Age from it'],
-  ['cookieOptions', 'cookie instead (the cookieOptions of @fastify/secure-session and iron-session) for the attributes, and the top-level maxAge, in seconds, for the lifetime'],
-  ['rolling', "refreshEachRequest instead (@fastify/session's rolling): it re-issues a permanent session's cookie on every response"],
-  ['saveUninitialized', "nothing in its place (@fastify/session's saveUninitialized): a new session that stays empty never sets a cookie, as with saveUninitialized: false"],
-  ['resave', "nothing in its place (express-session's resave): a session is written when it changed, and a permanent one is refreshed as refreshEachRequest says"],
-  ['name', "cookieName instead (express-session's name)"],
-  ['sessionName', "nothing in its place (@fastify/secure-session's sessionName): the session is always request.session"],
-  ['idGenerator', 'nothing in its place (@fastify/session\'s idGenerator): a session id is 32 random bytes from node:crypto'],
-  ['algorithm', "nothing in its place (@fastify/session's algorithm): format decides how the cookie is signed or encrypted"],
-  ...[...COOKIE_NAMES].map((name) => [name, `cookie.${name} instead: the cookie's attributes go in the option cookie`] as const)
-])
-const COOKIE_RENAMED = new Map([
-  ['maxAge', "the top-level maxAge instead, in seconds (@fastify/session's cookie.maxAge is in milliseconds)"],
-  ['expires', "the top-level maxAge instead, in seconds: a permanent session's cookie gets Expires and Max-Age from it"],
-  ['signed', 'nothing in its place: the cookie is always signed or encrypted, as format says']
-])
 // RFC 6265 section 4.1.1: a cookie name is an RFC 7230 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-// RFC 6265 section 4.1.1: path-value and domain-value exclude CTLs and ";".
-const ATTRIBUTE = /^[\x20-\x3a\x3c-\x7e]+$/
-
-function show (value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'function') return 'a function'
-  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`
-  if (Array.isArray(value)) return `an array of ${value.length}`
-  if (value !== null && typeof value === 'object') return 'an object'
-  return String(value)
-}
-
-function invalid (name: string, expected: string, value: unknown): Error {
-  return new FST_ERR_SESSION_INVALID_OPTION(name, expected, show(value))
-}
 
 function resolveSecrets (secret: unknown, format: SessionFormat): { secrets: Buffer[], weak: number[] } {
   if (secret === undefined || secret === null || secret === '' || (Array.isArray(secret) && secret.length === 0)) {
@@ -260,48 +217,28 @@ function bool (name: string, value: unknown, fallback: boolean): boolean {
   return value
 }
 
-function optionalString (name: string, value: unknown, pattern: RegExp, fallback: string | undefined): string | undefined {
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || !pattern.test(value)) {
-    throw invalid(name, pattern === TOKEN
-      ? "a non-empty token of letters, digits and !#$%&'*+-.^_`|~"
-      : 'a non-empty string of printable ASCII characters without ";"', value)
+function cookieName (value: unknown): string {
+  if (value === undefined) return 'session'
+  if (typeof value !== 'string' || !TOKEN.test(value)) {
+    throw invalid('cookieName', "a non-empty token of letters, digits and !#$%&'*+-.^_`|~", value)
   }
   return value
 }
 
+/**
+ * The `cookie` option: a name that is not an attribute is refused (with a
+ * hint for another plugin's name), then the attributes are checked.
+ */
 function resolveCookie (cookie: unknown): ResolvedOptions['cookie'] {
-  if (cookie === undefined) cookie = {}
-  if (cookie === null || typeof cookie !== 'object' || Array.isArray(cookie)) {
-    throw invalid('cookie', 'an object of cookie attributes', cookie)
-  }
-  const c = cookie as Record<string, unknown>
-  for (const key of Object.keys(c)) {
-    if (!COOKIE_NAMES.has(key)) {
-      throw invalid(`cookie.${key}`, COOKIE_RENAMED.get(key) ?? `one of ${[...COOKIE_NAMES].join(', ')}`, key)
+  if (cookie !== null && typeof cookie === 'object' && !Array.isArray(cookie)) {
+    for (const key of Object.keys(cookie)) {
+      if (!COOKIE_ATTRIBUTE_NAMES.has(key)) {
+        throw invalid(`cookie.${key}`, cookieOptionHint(key) ?? `one of ${[...COOKIE_ATTRIBUTE_NAMES].join(', ')}`, key)
+      }
     }
   }
-  const secure: unknown = c.secure === undefined ? 'auto' : c.secure
-  if (typeof secure !== 'boolean' && secure !== 'auto') throw invalid('cookie.secure', "true, false or 'auto'", secure)
-  const sameSiteGiven = c.sameSite === undefined ? 'lax' : c.sameSite
-  const sameSite: unknown = typeof sameSiteGiven === 'string' ? sameSiteGiven.toLowerCase() : sameSiteGiven
-  if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none' && sameSite !== false) {
-    throw invalid('cookie.sameSite', "'lax', 'strict', 'none' or false", sameSiteGiven)
-  }
-  const partitioned = bool('cookie.partitioned', c.partitioned, false)
-  const resolved: ResolvedOptions['cookie'] = {
-    path: optionalString('cookie.path', c.path, ATTRIBUTE, '/') as string,
-    domain: optionalString('cookie.domain', c.domain, ATTRIBUTE, undefined),
-    httpOnly: bool('cookie.httpOnly', c.httpOnly, true),
-    secure,
-    sameSite,
-    partitioned
-  }
-  // Browsers drop SameSite=None and Partitioned cookies that are not Secure.
-  if ((sameSite === 'none' || partitioned) && secure === false) {
-    throw invalid('cookie.secure', `true or 'auto' with ${partitioned ? 'partitioned' : "sameSite 'none'"}`, secure)
-  }
-  return Object.freeze(resolved)
+  return applyCookieAttributes(cookie === undefined ? {} : cookie, DEFAULT_COOKIE_ATTRIBUTES,
+    (attribute) => attribute === undefined ? 'cookie' : `cookie.${attribute}`)
 }
 
 function isStore (value: unknown): value is SessionStore {
@@ -324,7 +261,7 @@ export function normalizeOptions (given: unknown): Normalized {
   if (given === null || typeof given !== 'object') throw invalid('options', 'an object', given)
   const o = given as Record<string, unknown>
   for (const key of Object.keys(o)) {
-    if (!OPTION_NAMES.has(key)) throw invalid(key, RENAMED.get(key) ?? `one of ${[...OPTION_NAMES].join(', ')}`, key)
+    if (!OPTION_NAMES.has(key)) throw invalid(key, optionHint(key) ?? `one of ${[...OPTION_NAMES].join(', ')}`, key)
   }
   const format = o.format === undefined ? 'signed' : o.format
   if (format !== 'signed' && format !== 'encrypted' && format !== 'flask') {
@@ -346,7 +283,7 @@ export function normalizeOptions (given: unknown): Normalized {
   if (validate !== undefined && typeof validate !== 'function') throw invalid('validate', 'a function', validate)
   const options: ResolvedOptions = {
     secrets: Object.freeze(secrets),
-    cookieName: optionalString('cookieName', o.cookieName, TOKEN, 'session') as string,
+    cookieName: cookieName(o.cookieName),
     cookie: resolveCookie(o.cookie),
     maxAge: seconds('maxAge', o.maxAge, 2678400, false),
     absoluteTimeout,
