@@ -6,7 +6,7 @@
  * to `@fastify/flash` (which `@fastify/passport` registers).
  */
 import type { Flash } from './serialize.js'
-import type { SessionState } from './session.js'
+import type { SessionState } from './session-state.js'
 
 /** Options of `session.getFlashedMessages()`. */
 export interface FlashFilter {

@@ -10,11 +10,17 @@
  * Flash messages, `regenerate(keep)` and this response's cookie attributes
  * (`options()`) are members of the session as well.
  */
-import type { FastifyBaseLogger } from 'fastify'
-import { FST_ERR_SESSION_INVALID_OPTION, FST_ERR_SESSION_KEY_NOT_FOUND, FST_ERR_SESSION_READONLY } from './errors.js'
+import { applyCookieAttributes, type AttributeLabel } from './cookie-attributes.js'
+import { FST_ERR_SESSION_KEY_NOT_FOUND, FST_ERR_SESSION_READONLY } from './errors.js'
 import { queueFlash, takeFlashes, type FlashFilter } from './flash.js'
-import type { ResolvedOptions, SessionCookieOptions } from './options.js'
-import type { Flash, SessionContent } from './serialize.js'
+import { refuseNewProperties } from './non-extensible.js'
+import type { SessionCookieOptions } from './options.js'
+import type { Flash } from './serialize.js'
+import { accessState, READONLY_REASONS, type SessionState } from './session-state.js'
+
+// The cookie and store policies take the session and its state from here.
+export type { CookieAttributes } from './cookie-attributes.js'
+export { loadState, type SessionMode, type SessionState } from './session-state.js'
 
 /**
  * The data a session holds. It starts empty; augment it in your app:
@@ -25,128 +31,6 @@ import type { Flash, SessionContent } from './serialize.js'
  */
 export interface SessionData {}
 
-/**
- * How a route may use its session: `'off'` and `'readonly'` from its
- * `config.session`, `'websocket'` for a WebSocket route (`websocket: true`),
- * which is read-only like `'readonly'`.
- */
-export type SessionMode = 'on' | 'readonly' | 'off' | 'websocket'
-
-/** Why a route's session is read-only, for `FST_ERR_SESSION_READONLY`. */
-const READONLY_REASONS: Readonly<Record<Exclude<SessionMode, 'on'>, string>> = {
-  off: 'config.session is false',
-  readonly: "config.session is 'readonly'",
-  websocket: 'a WebSocket route, whose upgrade response carries no cookie: a write would be lost'
-}
-
-/** The state shared by a session and the policy that opens and saves it. */
-export interface SessionState {
-  mode: SessionMode
-  /** The cookie value the request brought, if any. */
-  cookie: string | undefined
-  /** Fills `content` and the flags from the cookie, the first time it is needed. */
-  load: ((state: SessionState) => void) | undefined
-  /** Where a rejected cookie is reported, at debug level. */
-  log: FastifyBaseLogger
-  serialize: (content: SessionContent) => string
-  content: SessionContent
-  /**
-   * The serialized content as loaded (or as last marked unmodified), which
-   * the save compares once a mutable value was handed out. Store mode
-   * leaves it unset until the first such value is handed out.
-   */
-  baseline: string | undefined
-  isNew: boolean
-  permanent: boolean
-  /**
-   * When the session was created, in Unix seconds. In store mode it is
-   * read from a loaded record only under `absoluteTimeout`, its one use
-   * there (0 otherwise): a save keeps the record's own creation time.
-   */
-  created: number
-  modified: boolean
-  accessed: boolean
-  /** A mutable value was handed out, so it may have changed in place. */
-  exposed: boolean
-  /** `clear()` was called. */
-  cleared: boolean
-  /** `regenerate()` was called. */
-  regenerate: boolean
-  /** The cookie was verified with an old key, so it moves to the current one. */
-  renew: boolean
-  /** The flashes this request consumed (Flask keeps them for the request). */
-  flashesRead: Flash[] | undefined
-  /** The session was saved (or its save failed): later onSend calls skip it. */
-  saved: boolean
-  /** Store mode: the id, fields and number of fields of the record the session was loaded from. */
-  record: { id: string, fields: Readonly<Record<string, string>>, size: number } | undefined
-  /**
-   * The attributes of this response's Set-Cookie: the `cookie` option's
-   * object itself (which the writer formats once), until `options()`
-   * gives the response its own.
-   */
-  attributes: CookieAttributes
-}
-
-/** The session cookie's attributes, resolved. */
-export type CookieAttributes = ResolvedOptions['cookie']
-
-// RFC 6265 section 4.1.1: path-value and domain-value exclude CTLs and ";" (as the cookie option).
-const ATTRIBUTE = /^[\x20-\x3a\x3c-\x7e]+$/
-
-/** A value as an option error shows it (as at registration). */
-function show (value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'function') return 'a function'
-  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`
-  if (Array.isArray(value)) return `an array of ${value.length}`
-  if (value !== null && typeof value === 'object') return 'an object'
-  return String(value)
-}
-
-/**
- * The attributes `given` sets, checked as the `cookie` option is checked at
- * registration, applied over `base`. Names that are not cookie attributes
- * are ignored (`@fastify/csrf-protection` passes its `userInfo` here), and
- * so is a value of `undefined`. Throws `FST_ERR_SESSION_INVALID_OPTION`,
- * naming `${name} in ${where}`.
- */
-export function applyAttributes (base: CookieAttributes, given: unknown, where: string): CookieAttributes {
-  const invalid = (name: string, expected: string, value: unknown): Error =>
-    new FST_ERR_SESSION_INVALID_OPTION(`${name} in ${where}`, expected, show(value))
-  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw invalid('attributes', 'an object of cookie attributes', given)
-  const { path, domain, httpOnly, secure, sameSite, partitioned } = given as Record<string, unknown>
-  const out = { ...base }
-  for (const [name, value] of [['path', path], ['domain', domain]] as const) {
-    if (value === undefined) continue
-    if (typeof value !== 'string' || !ATTRIBUTE.test(value)) {
-      throw invalid(name, 'a non-empty string of printable ASCII characters without ";"', value)
-    }
-    out[name] = value
-  }
-  for (const [name, value] of [['httpOnly', httpOnly], ['partitioned', partitioned]] as const) {
-    if (value === undefined) continue
-    if (typeof value !== 'boolean') throw invalid(name, 'a boolean', value)
-    out[name] = value
-  }
-  if (secure !== undefined) {
-    if (typeof secure !== 'boolean' && secure !== 'auto') throw invalid('secure', "true, false or 'auto'", secure)
-    out.secure = secure
-  }
-  if (sameSite !== undefined) {
-    const lower: unknown = typeof sameSite === 'string' ? sameSite.toLowerCase() : sameSite
-    if (lower !== 'lax' && lower !== 'strict' && lower !== 'none' && lower !== false) {
-      throw invalid('sameSite', "'lax', 'strict', 'none' or false", sameSite)
-    }
-    out.sameSite = lower
-  }
-  // Browsers drop SameSite=None and Partitioned cookies that are not Secure.
-  if ((out.sameSite === 'none' || out.partitioned) && out.secure === false) {
-    throw invalid('secure', `true or 'auto' with ${out.partitioned ? 'partitioned' : "sameSite 'none'"}`, out.secure)
-  }
-  return Object.freeze(out)
-}
-
 /*
  * The keys of T are written out as `keyof T & string` in every signature,
  * not through an alias: tsc then lists them in a typo's message
@@ -156,6 +40,9 @@ export function applyAttributes (base: CookieAttributes, given: unknown, where: 
 type Value<T> = T[keyof T]
 
 const kState = Symbol('fastify-typed-session.state')
+
+/** How an error of `options()` names an attribute: `path in session.options()`. */
+const inOptions: AttributeLabel = (attribute = 'attributes') => `${attribute} in session.options()`
 
 function isMutable (value: unknown): boolean {
   return value !== null && typeof value === 'object'
@@ -387,7 +274,7 @@ export class Session<T extends object = SessionData> implements Iterable<[keyof 
    */
   options (attributes: SessionCookieOptions): void {
     const s = this[kState]
-    s.attributes = applyAttributes(s.attributes, attributes, 'session.options()')
+    s.attributes = applyCookieAttributes(attributes, s.attributes, inOptions)
   }
 
   /**
@@ -438,63 +325,9 @@ export class Session<T extends object = SessionData> implements Iterable<[keyof 
   }
 }
 
-/**
- * The last link of a session's prototype chain before `Object.prototype`,
- * made once. Every member of the session is found before it, so only an
- * assignment to a name that the session does not have reaches its `set`
- * trap, which throws a TypeError: in sloppy code too (a CommonJS app
- * without 'use strict'), where an assignment to a non-extensible object
- * would be dropped silently. Reads of unknown names pass through to
- * `Object.prototype`, so code that probes for a member (`session.data`)
- * gets `undefined`, as from any object.
- *
- * The session itself stays an ordinary object, without
- * `Object.preventExtensions()`: that costs a runtime call on every
- * request (about 30 ns per session, measured), and the trap already
- * refuses every new name that an assignment can give it.
- */
-const unknownMember: object = new Proxy({}, {
-  set (_target, name): never {
-    const shown = typeof name === 'symbol' ? name.toString() : JSON.stringify(name)
-    throw new TypeError(`The session has no property ${shown}, and takes no new one (it would not be saved): ` +
-      (typeof name === 'symbol' ? 'keep data with session.set(key, value)' : `use session.set(${shown}, value), with the key in SessionData`))
-  }
-})
-Object.setPrototypeOf(Session.prototype, unknownMember)
-
-// The read-only members throw on assignment in sloppy code too, where a getter without a setter is ignored silently.
-for (const name of ['new', 'accessed', 'size']) {
-  const { get } = Object.getOwnPropertyDescriptor(Session.prototype, name) as { get: () => unknown }
-  Object.defineProperty(Session.prototype, name, {
-    get,
-    set (): never { throw new TypeError(`The session's ${name} is read-only`) },
-    enumerable: false,
-    configurable: false
-  })
-}
-// Resolving a promise with a session looks up its `then`: found here, the lookup never
-// reaches the proxy above, which would cost each resolution about 70 ns (measured).
-Object.defineProperty(Session.prototype, 'then', { value: undefined })
-// A method cannot be replaced: assigning one throws in strict code (sloppy code ignores it, as for any frozen object).
-Object.freeze(Session.prototype)
+refuseNewProperties(Session.prototype, ['new', 'accessed', 'size'])
 
 /** @internal The state behind a session, for the policy and flashes. */
 export function stateOf (session: { readonly [kState]: SessionState }): SessionState {
   return session[kState]
-}
-
-/** Loads the state if it is not loaded yet, without counting as access. */
-export function loadState (s: SessionState): SessionState {
-  if (s.load !== undefined) {
-    const load = s.load
-    s.load = undefined
-    load(s)
-  }
-  return s
-}
-
-/** Marks the state accessed, and loads it. */
-export function accessState (s: SessionState): SessionState {
-  s.accessed = true
-  return loadState(s)
 }
