@@ -203,6 +203,11 @@ t.test('an error message says what was expected', async (t) => {
     [{ maxCookieSize: -1 }, 'a whole number of bytes, or 0 for off'],
     [{ cookieName: 'a b' }, "a non-empty token of letters, digits and !#$%&'*+-.^_`|~"],
     [{ cookie: { path: '/a;b' } }, 'a non-empty string of printable ASCII characters without ";"'],
+    [{ cookie: 'path=/' }, 'an object of cookie attributes'],
+    [{ cookie: { secure: 'yes' } }, "true, false or 'auto'"],
+    [{ cookie: { httpOnly: 'yes' } }, 'a boolean'],
+    [{ cookie: { partitioned: 1 } }, 'a boolean'],
+    [{ refreshEachRequest: 1 }, 'a boolean'],
     [{ store: {} }, 'a SessionStore (an object with get, set, touch, destroy and rename methods)'],
     [{ validate: 1 }, 'a function']
   ]
