@@ -17,7 +17,9 @@ import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './codecs/type
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { stringifyEntry, type SessionContent } from './serialize.js'
-import { loadState, Session, stateOf, type CookieAttributes, type SessionMode, type SessionState } from './session.js'
+import type { CookieAttributes } from './cookie-attributes.js'
+import { Session, stateOf } from './session.js'
+import { loadState, type SessionMode, type SessionState } from './session-state.js'
 
 export { clock }
 

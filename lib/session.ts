@@ -18,10 +18,6 @@ import type { SessionCookieOptions } from './options.js'
 import type { Flash } from './serialize.js'
 import { accessState, READONLY_REASONS, type SessionState } from './session-state.js'
 
-// The cookie and store policies take the session and its state from here.
-export type { CookieAttributes } from './cookie-attributes.js'
-export { loadState, type SessionMode, type SessionState } from './session-state.js'
-
 /**
  * The data a session holds. It starts empty; augment it in your app:
  * @example
