@@ -13,8 +13,7 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
-// In your app: import { RedisStore } from 'fastify-typed-session'
-import { RedisStore } from '../lib/index.js'
+import { RedisStore } from 'fastify-typed-session'
 import { buildApp } from './app.js'
 
 const port = Number(process.env.PORT || 3000)
