@@ -37,6 +37,8 @@ t.test('a heading becomes the anchor GitHub makes of it', async (t) => {
   t.equal(slug('Ünïcode 2.0'), 'ünïcode-20')
   t.same([...anchors('# A\n## A\n### A #\n```md\n# A\n```\nA <a id="custom"></a>\n# A-1\n')],
     ['a', 'a-1', 'a-2', 'custom', 'a-1-1'], 'a repeated heading gets -1, -2; code is no heading; an HTML id is an anchor')
+  t.same([...anchors('Setext one\n==========\n\nSetext two\n---\n\n- a list item\n---\n\n---\n')],
+    ['setext-one', 'setext-two'], 'a line underlined with = or - is a heading; a rule after a list item or a blank line is not')
 })
 
 t.test('links are found in text and definitions, not in code', async (t) => {
@@ -48,9 +50,11 @@ t.test('links are found in text and definitions, not in code', async (t) => {
     '[ref]: <e f.md#x>',
     '    ~~~ts',
     '    const x = 1',
-    '    ~~~'
+    '    ~~~',
+    '<p><a href="g.md#y">g</a> <img src="h.png" alt=""></p>'
   ].join('\n')
-  t.same(links(markdown), [{ target: 'a.md', line: 1 }, { target: 'img/b.png', line: 1 }, { target: 'e f.md#x', line: 5 }])
+  t.same(links(markdown), [{ target: 'a.md', line: 1 }, { target: 'img/b.png', line: 1 }, { target: 'e f.md#x', line: 5 },
+    { target: 'g.md#y', line: 9 }, { target: 'h.png', line: 9 }])
   t.same(codeBlocks(markdown), [{ lang: 'md', line: 3, code: '[no](d.md)\n' }, { lang: 'ts', line: 7, code: 'const x = 1\n' }],
     'an indented block loses its indentation')
   t.same(codeBlocks('```ts\nnever closed\n'), [], 'an unclosed block is not a block')
@@ -68,7 +72,8 @@ t.test('the checker reports a missing file and a missing anchor, with file and l
       '',
       '[missing anchor](docs/guide.md#no-such-heading) [bad line](lib.ts#top)',
       '[missing own anchor](#quick-stop)',
-      '[root](/docs/guide.md) [escaped](docs/a%20b.md)'
+      '[root](/docs/guide.md) [escaped](docs/a%20b.md)',
+      '<a href="docs/gone.md">html</a> [malformed](docs/%E0%A4%A.md)'
     ].join('\n'),
     'lib.ts': 'export {}\n',
     docs: { 'guide.md': '# The guide\n\n[up](../README.md#title) [up wrong](../README.md#titles)\n', 'a b.md': '# A\n' }
@@ -78,6 +83,8 @@ t.test('the checker reports a missing file and a missing anchor, with file and l
     'README.md:8: docs/guide.md#no-such-heading: no heading of docs/guide.md has the anchor #no-such-heading',
     'README.md:8: lib.ts#top: lib.ts is not Markdown, so its only anchors are lines (#L10)',
     'README.md:9: #quick-stop: no heading of README.md has the anchor #quick-stop',
+    'README.md:11: docs/%E0%A4%A.md: not a valid URL',
+    'README.md:11: docs/gone.md: no such file docs/gone.md',
     'docs/guide.md:3: ../README.md#titles: no heading of README.md has the anchor #titles'
   ])
   t.same(markdownFiles(dir), ['README.md', 'docs/a b.md', 'docs/guide.md'])

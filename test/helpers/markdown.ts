@@ -84,15 +84,24 @@ export function slug (heading: string): string {
   return text.trim().toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-')
 }
 
+/** The text of a heading line: `# Text`, or a line of text underlined with `===` or `---`. */
+function headingText (line: Line, previous: Line | undefined): string | undefined {
+  const atx = /^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$/.exec(line.text)
+  if (atx !== null) return atx[1] as string
+  const underlined = /^ {0,3}(?:=+|-+)\s*$/.test(line.text) && previous !== undefined && !previous.code
+  return underlined && /^ {0,3}[^\s#>*+|-]/.test(previous.text) ? previous.text.trim() : undefined
+}
+
 /** The anchors of a Markdown text: its headings' slugs (a repeated one gets -1, -2...), and HTML ids and names. */
 export function anchors (markdown: string): Set<string> {
   const found = new Set<string>()
   const occurrences = new Map<string, number>()
-  for (const line of scan(markdown).lines) {
-    if (line.code) continue
-    const heading = /^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$/.exec(line.text)
-    if (heading !== null) {
-      const base = slug(heading[1] as string)
+  const lines = scan(markdown).lines
+  lines.forEach((line, i) => {
+    if (line.code) return
+    const heading = headingText(line, lines[i - 1])
+    if (heading !== undefined) {
+      const base = slug(heading)
       let name = base
       while (occurrences.has(name)) {
         const n = (occurrences.get(base) as number) + 1
@@ -103,14 +112,14 @@ export function anchors (markdown: string): Set<string> {
       found.add(name)
     }
     for (const html of line.text.matchAll(/<[a-z][^>]*\s(?:id|name)="([^"]+)"/gi)) found.add(html[1] as string)
-  }
+  })
   return found
 }
 
 /** A link of a Markdown text: its destination and line (1-based). */
 export interface Link { target: string, line: number }
 
-/** The inline links, images and link definitions of a Markdown text, outside code. */
+/** The inline links and images, link definitions and HTML links and images of a Markdown text, outside code. */
 export function links (markdown: string): Link[] {
   const found: Link[] = []
   for (const line of scan(markdown).lines) {
@@ -119,6 +128,7 @@ export function links (markdown: string): Link[] {
     for (const m of text.matchAll(/\]\(\s*(<[^>]*>|[^\s)]+)(?:\s+"[^"]*")?\s*\)/g)) {
       found.push({ target: (m[1] as string).replace(/^<(.*)>$/, '$1'), line: line.number })
     }
+    for (const m of text.matchAll(/<(?:a|img)\s[^>]*\b(?:href|src)="([^"]+)"/gi)) found.push({ target: m[1] as string, line: line.number })
     const definition = /^ {0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)/.exec(text)
     if (definition !== null) found.push({ target: (definition[1] as string).replace(/^<(.*)>$/, '$1'), line: line.number })
   }
@@ -149,8 +159,15 @@ export function brokenLinks (root: string, files: string[]): string[] {
       if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue
       const where = `${file}:${line}`
       const hash = target.indexOf('#')
-      const pathPart = decodeURI(hash === -1 ? target : target.slice(0, hash))
-      const anchor = hash === -1 ? undefined : decodeURIComponent(target.slice(hash + 1))
+      let pathPart: string
+      let anchor: string | undefined
+      try {
+        pathPart = decodeURI(hash === -1 ? target : target.slice(0, hash))
+        anchor = hash === -1 ? undefined : decodeURIComponent(target.slice(hash + 1))
+      } catch {
+        problems.push(`${where}: ${target}: not a valid URL`)
+        continue
+      }
       const path = pathPart === ''
         ? source
         : pathPart.startsWith('/') ? join(root, pathPart) : resolve(dirname(source), pathPart)
