@@ -18,18 +18,22 @@ declare module 'fastify-typed-session' {
 
 /** Options of `buildApp()`. */
 export interface ExampleOptions {
+  /** The plugin's `secret` option. */
   secret: TypedSessionOptions['secret']
+  /** Fastify's `logger` option. @default no logger */
   logger?: FastifyServerOptions['logger']
-  /** @default none: the session lives in the cookie */
+  /** The plugin's `store` option. @default none: the session lives in the cookie */
   store?: SessionStore
 }
 
-/** The longest username, and the longest list item, in characters. */
+/** The longest username, in characters. */
 export const MAX_NAME = 64
+/** The longest list item, in characters. */
 export const MAX_ITEM = 100
 /** The largest list, in bytes of JSON: it keeps the cookie below the 4 KB a browser keeps. */
 export const MAX_LIST_BYTES = 2000
 
+/** The schema of a form body of string fields: a repeated field gets a 400. */
 const form = (fields: string[]) => ({ body: { type: 'object', properties: Object.fromEntries(fields.map((f) => [f, { type: 'string' }])) } })
 
 /** Escapes text for HTML content and quoted attribute values. */

@@ -282,6 +282,16 @@ t.test('logging out forgets the user and the list, deletes the cookie and redire
   t.same(listItems(await b.get('/list')), [])
 })
 
+t.test('logging out of an anonymous session that holds only a list deletes the cookie too', async (t) => {
+  const { b } = await start(t)
+  await b.post('/list', { item: 'milk' })
+  t.ok(b.cookie)
+  const res = await b.get('/logout')
+  t.match(sessionHeader(res), /^session=; Max-Age=0/)
+  t.equal(b.cookie, undefined)
+  t.same(listItems(await b.get('/list')), [])
+})
+
 t.test('logging out without a session just redirects, and sets no cookie', async (t) => {
   const { b } = await start(t)
   const res = await b.get('/logout')
