@@ -1,5 +1,5 @@
 /**
- * The memory check of issue 3 (`npm run bench -- --memory`): after 2
+ * The memory check (`npm run bench -- --memory`): after 2
  * million `/read` requests over 10,000 distinct session cookies, the
  * server's heap must be no more than 30 MB above what it was after the
  * first 100,000. It runs for `typed-signed` unless `--variants` names
@@ -91,7 +91,7 @@ async function readLoad (server: Server, cookies: string[], amount: number, conn
 export async function runMemory (servers: Server[], options: MemoryOptions): Promise<boolean> {
   const { connections, requests, sessions, baseline, limitMB } = options
   const out = [
-    '# Memory check (issue 3)',
+    '# Memory check',
     '',
     `- Node ${process.version}; date ${new Date().toISOString()}`,
     `- Command: \`${options.command}\``,

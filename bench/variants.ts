@@ -55,9 +55,9 @@ export interface Variant {
   state: 'cookie' | 'server'
   /** A peer plugin: every variant's req/s is also given as a ratio to it. */
   peer: boolean
-  /** This plugin: the issue 3 targets are checked for it. */
+  /** This plugin: its ratios against the peers are reported. */
   ours: boolean
-  /** The issues' targets for this row, checked in the report. */
+  /** The ratios against the peers and bare Fastify reported for this row. */
   targets?: Targets
   /** Needs a Redis server: the harness starts one and passes its URL in `REDIS_URL`. */
   redis?: boolean
