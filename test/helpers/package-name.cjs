@@ -12,10 +12,14 @@
  * It registers the hook of package-name-hooks.mjs. ts-node resolves bare names
  * itself, without asking the hooks registered before its own, so this one is
  * registered just after: on the microtask that follows ts-node's registration.
+ * ts-node preloads this module in its hooks thread too, where it does nothing.
  */
 const { register } = require('node:module')
 const { pathToFileURL } = require('node:url')
 const { join } = require('node:path')
+const { isMainThread } = require('node:worker_threads')
 
-const hooks = pathToFileURL(join(__dirname, 'package-name-hooks.mjs'))
-queueMicrotask(() => register(hooks))
+if (isMainThread) {
+  const hooks = pathToFileURL(join(__dirname, 'package-name-hooks.mjs'))
+  queueMicrotask(() => register(hooks))
+}
