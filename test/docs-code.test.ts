@@ -2,7 +2,12 @@
  * The TypeScript blocks of the Markdown files compile, with the project's
  * strict options and `fastify-typed-session` resolved to this repository's
  * `lib/`; and the README's quick start is example/minimal.ts, byte for byte.
- * A block that shows a mistake on purpose marks it with `// @ts-expect-error`.
+ *
+ * Each block is a module of its own: it imports or declares what it uses
+ * (`app`, `request`...). The blocks of one Markdown file share only their
+ * `declare module` augmentations, so a block can use the `SessionData` keys
+ * that a block above it declares. A block that shows a mistake on purpose
+ * marks it with `// @ts-expect-error`.
  */
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
