@@ -9,12 +9,13 @@
  * under the key `passport`; a login starts the session afresh (a new id in
  * store mode), keeping none of the keys set before it.
  */
+// First: @fastify/passport's types bring in @fastify/secure-session's request.session, and TypeScript keeps the first one it reads.
+// In your app: import typedSession, { type SessionStore, type TypedSessionOptions } from 'fastify-typed-session'
+import typedSession, { type SessionStore, type TypedSessionOptions } from '../lib/index.js'
 import formbody from '@fastify/formbody'
 import { Authenticator } from '@fastify/passport'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Strategy as LocalStrategy } from 'passport-local'
-// In your app: import typedSession, { type SessionStore, type TypedSessionOptions } from 'fastify-typed-session'
-import typedSession, { type SessionStore, type TypedSessionOptions } from '../lib/index.js'
 
 declare module '../lib/index.js' {
   interface SessionData {
