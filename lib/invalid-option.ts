@@ -26,3 +26,20 @@ export function show (value: unknown): string {
 export function invalidOption (name: string, expected: string, value: unknown): Error {
   return new FST_ERR_SESSION_INVALID_OPTION(name, expected, show(value))
 }
+
+/**
+ * Checks the options of a store's constructor: an object (else `notObject`
+ * says what was expected), naming only `names`. Any other name is refused
+ * with the fix where there is one: `ttl`, which stores elsewhere take, is
+ * the plugin's `maxAge` here, and `renamed` gives the store's own.
+ */
+export function checkStoreOptions (store: string, options: unknown, names: readonly string[], notObject: string,
+  renamed: ReadonlyMap<string, string> = new Map()): void {
+  if (options === null || typeof options !== 'object') throw invalidOption(`${store} options`, notObject, options)
+  for (const name of Object.keys(options)) {
+    if (names.includes(name)) continue
+    const fix = name === 'ttl' ? 'no ttl: the plugin gives each record its TTL, its maxAge option in seconds' : renamed.get(name)
+    const all = `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] as string}`
+    throw invalidOption(`${store} ${name}`, fix === undefined ? `one of ${names.join(', ')}` : `${fix} (the options are ${all})`, name)
+  }
+}

@@ -188,7 +188,7 @@ t.test('an unknown option throws a coded TypeError naming it and the valid optio
   }
   for (const given of [null, 5, 'max']) {
     t.throws(() => new MemoryStore(given as unknown as ConstructorParameters<typeof MemoryStore>[0]),
-      { code: 'FST_ERR_SESSION_INVALID_OPTION', message: `Invalid option MemoryStore options: expected an object, received ${String(given)}` }, String(given))
+      { code: 'FST_ERR_SESSION_INVALID_OPTION', message: `Invalid option MemoryStore options: expected an object, received ${typeof given === 'string' ? JSON.stringify(given) : String(given)}` }, String(given))
   }
   t.equal(new MemoryStore(undefined).size, 0, 'no options at all are the defaults')
   t.equal(new MemoryStore({ max: 5, userKey: 'username' }).size, 0, 'the known options are accepted')

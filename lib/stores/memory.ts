@@ -9,6 +9,7 @@
 import { LRUCache } from 'lru-cache'
 import { clock } from '../clock.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from '../errors.js'
+import { checkStoreOptions } from '../invalid-option.js'
 import { kImmediate, userOf, type ImmediateStore, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
 
 /** Options of `MemoryStore`. */
@@ -20,11 +21,8 @@ export interface MemoryStoreOptions extends UserIndexOptions {
   max?: number
 }
 
-// The names other stores give these options, and what to write instead.
-const RENAMED = new Map([
-  ['maxSize', 'max instead, the most sessions kept (the options are max and userKey)'],
-  ['ttl', 'no ttl: the plugin gives each record its TTL, its maxAge option in seconds (the options are max and userKey)']
-])
+// The name other stores give an option of this one, and what to write instead.
+const RENAMED = new Map([['maxSize', 'max instead, the most sessions kept']])
 
 /** A record and when it expires, in Unix seconds. */
 interface Entry {
@@ -42,14 +40,7 @@ export class MemoryStore implements SessionStore {
   readonly #users = new Map<string, Set<string>>()
 
   constructor (options: MemoryStoreOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore options', 'an object', String(options))
-    }
-    for (const name of Object.keys(options)) {
-      if (name !== 'max' && name !== 'userKey') {
-        throw new FST_ERR_SESSION_INVALID_OPTION(`MemoryStore ${name}`, RENAMED.get(name) ?? 'one of max, userKey', JSON.stringify(name))
-      }
-    }
+    checkStoreOptions('MemoryStore', options, ['max', 'userKey'], 'an object', RENAMED)
     const { max = 10000, userKey } = options
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore max', 'a positive whole number of sessions', String(max))

@@ -22,7 +22,7 @@
  * the request got its 503.
  */
 import { createHash } from 'node:crypto'
-import { FST_ERR_SESSION_INVALID_OPTION } from '../errors.js'
+import { checkStoreOptions, invalidOption } from '../invalid-option.js'
 import { userOf, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
 
 /**
@@ -166,19 +166,11 @@ return {1, now}
 `)
 
 const OPTION_NAMES = ['client', 'prefix', 'timeout', 'userKey']
-// connect-redis's name for the lifetime, which the plugin decides here.
-const TTL_HINT = 'no ttl: the plugin gives each record its TTL, its maxAge option in seconds (the options are client, prefix, timeout and userKey)'
 /** The longest delay of a Node.js timer, in seconds. */
 const MAX_TIMEOUT = 2147483
 
-function show (value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (value !== null && typeof value === 'object') return 'an object'
-  return String(value)
-}
-
 function invalid (name: string, expected: string, value: unknown): Error {
-  return new FST_ERR_SESSION_INVALID_OPTION(`RedisStore ${name}`, expected, show(value))
+  return invalidOption(`RedisStore ${name}`, expected, value)
 }
 
 function isClient (value: unknown): value is RedisClient {
@@ -199,10 +191,7 @@ export class RedisStore implements SessionStore {
   #offset: number | undefined
 
   constructor (options: RedisStoreOptions) {
-    if (options === null || typeof options !== 'object') throw invalid('options', 'an object with a client', options)
-    for (const name of Object.keys(options)) {
-      if (!OPTION_NAMES.includes(name)) throw invalid(name, name === 'ttl' ? TTL_HINT : `one of ${OPTION_NAMES.join(', ')}`, name)
-    }
+    checkStoreOptions('RedisStore', options, OPTION_NAMES, 'an object with a client')
     const { client, prefix = 'session:', timeout = 2, userKey } = options
     if (!isClient(client)) throw invalid('client', 'an ioredis Redis or Cluster client', client)
     if (typeof prefix !== 'string') throw invalid('prefix', 'a string', prefix)
