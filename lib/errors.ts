@@ -63,6 +63,16 @@ export const FST_ERR_SESSION_UNSERIALIZABLE = createError(
   500
 )
 
+/**
+ * A save whose data fails the `schema` option, naming the failing path and
+ * keyword: a cast, or a JavaScript caller, wrote what the types forbid.
+ */
+export const FST_ERR_SESSION_INVALID_DATA = createError(
+  'FST_ERR_SESSION_INVALID_DATA',
+  'The session data fails the schema at %s, so it was not saved',
+  500
+)
+
 /** The session store failed or timed out. The original error is the `cause`. */
 export const FST_ERR_SESSION_STORE_UNAVAILABLE = createError(
   'FST_ERR_SESSION_STORE_UNAVAILABLE',

@@ -19,7 +19,9 @@ import { signedCodec } from './codecs/signed.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from './errors.js'
 import { CookieInterface, CookieWriter, runValidate, type SerializeCookie, type Validate } from './interface.js'
 import { StoreInterface } from './store-interface.js'
-import { normalizeOptions, type TypedSessionOptions } from './options.js'
+import { normalizeOptions, type ResolvedOptions, type TypedSessionOptions } from './options.js'
+import { compileSchema, DataRules } from './schema.js'
+import type { CookieCodec } from './codecs/types.js'
 import { Session, stateOf, type SessionData } from './session.js'
 import type { SessionMode, SessionState } from './session-state.js'
 
@@ -70,7 +72,11 @@ declare module 'fastify' {
   }
 }
 
-const codecs = { signed: signedCodec, encrypted: encryptedCodec, flask: flaskCodec }
+/** The cookie format of the options, sealing values of their data version. */
+function codec ({ format, secrets, version }: ResolvedOptions): CookieCodec {
+  if (format === 'signed') return signedCodec(secrets, version)
+  return format === 'encrypted' ? encryptedCodec(secrets, undefined, version) : flaskCodec(secrets)
+}
 
 type ModeOf = (request: FastifyRequest) => SessionMode
 
@@ -99,9 +105,10 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
 
   const serializeCookie = fastify.hasDecorator('serializeCookie') ? fastify.serializeCookie : await ownCookieSerializer(fastify)
   const writer = new CookieWriter(options, serializeCookie)
+  const rules = new DataRules(options.version, options.schema === undefined ? undefined : compileSchema(fastify, options.schema), options.migrate)
   const policy = options.store === undefined
-    ? new CookieInterface(options, codecs[options.format](options.secrets), writer)
-    : new StoreInterface(options, options.store, writer)
+    ? new CookieInterface(options, codec(options), writer, rules)
+    : new StoreInterface(options, options.store, writer, rules)
 
   fastify.decorateRequest('session', null as unknown as Session)
   fastify.decorate('sessions', {

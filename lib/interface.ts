@@ -16,6 +16,7 @@ import { clock } from './clock.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './codecs/types.js'
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
 import type { ResolvedOptions } from './options.js'
+import type { DataRules } from './schema.js'
 import { stringifyEntry, type SessionContent } from './serialize.js'
 import type { CookieAttributes } from './cookie-attributes.js'
 import { Session, stateOf } from './session.js'
@@ -93,6 +94,11 @@ export function requestCookie (request: FastifyRequest, needle: string): string 
 /** A verified cookie's envelope, as the caches keep it. */
 interface Verified extends Envelope {
   /**
+   * With a schema: `true` once the data has passed it, or why it failed;
+   * unset until the first load. Data of another version is not cached here.
+   */
+  checked?: true | string
+  /**
    * The data, when every value is one that no handler can change in place
    * and that every format reads back as it was written (see `flatData`):
    * each request's session gets a copy of it instead of parsing the body.
@@ -116,6 +122,22 @@ function flatData (content: SessionContent): Array<[string, unknown]> | null {
     if (!(type === 'string' || type === 'number' || type === 'boolean' || value === null)) return null
   }
   return [...content.data]
+}
+
+/**
+ * The content of a session written under another data version, brought up
+ * to this one, or why it is rejected: a newer version than the code's is
+ * never read (a rollback), an older one goes through `migrate`.
+ */
+export function upgrade (rules: DataRules, content: SessionContent, from: number): SessionContent | string {
+  if (from > rules.version) return `the session was written under version ${from}, newer than this code's ${rules.version}`
+  return rules.upgrade(content, from)
+}
+
+/** Why a loaded session's data fails the schema, as the debug line says it; `undefined` when it passes. */
+export function failed (rules: DataRules, content: SessionContent): string | undefined {
+  const failure = rules.failure(content.data)
+  return failure === undefined ? undefined : `the data fails the schema at ${failure}`
 }
 
 /** The `validate` option's function. */
@@ -169,13 +191,15 @@ export class CookieInterface {
   readonly #cache = new LRUCache<string, Verified>({ max: CACHE_SIZE })
   readonly #sealed = new RecentValues<Verified>(SEALED_BITS)
   readonly #writer: CookieWriter
+  readonly #rules: DataRules
   /** The session cookie's name and `=`, which `findCookie` looks for. */
   readonly #needle: string
 
-  constructor (options: ResolvedOptions, codec: CookieCodec, writer: CookieWriter) {
+  constructor (options: ResolvedOptions, codec: CookieCodec, writer: CookieWriter, rules: DataRules) {
     this.#options = options
     this.#codec = codec
     this.#writer = writer
+    this.#rules = rules
     this.#needle = `${options.cookieName}=`
   }
 
@@ -228,6 +252,23 @@ export class CookieInterface {
       }
       if (flat === undefined) envelope.flat = flatData(content)
     }
+    const rules = this.#rules
+    if (envelope.version !== rules.version) {
+      const upgraded = upgrade(rules, content, envelope.version)
+      if (typeof upgraded === 'string') {
+        log.debug({ reason: upgraded }, `session cookie rejected: ${upgraded}`)
+        return
+      }
+      content = upgraded
+      s.modified = true // saved under this version
+    } else if (rules.checks) {
+      // Checked once per cookie value: a returning cookie's data is what passed (or failed) before.
+      const checked = envelope.checked ??= failed(rules, content) ?? true
+      if (checked !== true) {
+        log.debug({ reason: checked }, `session cookie rejected: ${checked}`)
+        return
+      }
+    }
     s.content = content
     s.baseline = envelope.body
     s.isNew = false
@@ -260,7 +301,8 @@ export class CookieInterface {
       // loads it) knows whether it is permanent; an unloaded one asks its cookie.
       if (s.cookie === undefined) return
       const permanent = s.load === undefined ? s.permanent : this.#codec.claimsPermanent(s.cookie)
-      if (!s.cleared && !(permanent && this.#options.refreshEachRequest)) return
+      // A session that validate loaded may also have been migrated, which is saved.
+      if (!s.cleared && !s.modified && !(permanent && this.#options.refreshEachRequest)) return
     }
     const content = loadState(s).content
     let body: string | undefined
@@ -279,13 +321,15 @@ export class CookieInterface {
       return
     }
     if (changed || s.renew || (s.permanent && this.#options.refreshEachRequest)) {
+      // Data that was loaded, and not changed, passed the schema then.
+      if (changed) this.#rules.assert(content.data)
       body ??= this.#codec.stringify(content)
       const now = clock.now()
       const created = s.isNew || s.regenerate ? now : s.created
       const value = this.#codec.seal(body, s.permanent, created, now)
       this.#writer.set(request, reply, value, now, s)
       // A value we just sealed is verified by construction: its next request skips the MAC.
-      this.#sealed.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0, flat: flatData(content) })
+      this.#sealed.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0, version: this.#rules.version, flat: flatData(content), checked: true })
     }
     addVaryCookie(reply)
   }
@@ -293,6 +337,7 @@ export class CookieInterface {
   /** `app.sessions.encode`: a cookie value for the given data. */
   encode (data: object, permanent: boolean): string {
     const content: SessionContent = { data: new Map(Object.entries(data)), flashes: [] }
+    this.#rules.assert(content.data)
     const now = clock.now()
     return this.#codec.seal(this.#codec.stringify(content), permanent, now, now)
   }

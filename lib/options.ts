@@ -9,6 +9,7 @@ import { applyCookieAttributes, COOKIE_ATTRIBUTE_NAMES, DEFAULT_COOKIE_ATTRIBUTE
 import { FST_ERR_SESSION_NO_SECRET, FST_ERR_SESSION_WEAK_SECRET } from './errors.js'
 import { invalidOption as invalid, show } from './invalid-option.js'
 import { cookieOptionHint, optionHint } from './option-hints.js'
+import type { Migrate } from './schema.js'
 import type { Session } from './session.js'
 import type { SessionStore } from './stores/types.js'
 
@@ -112,6 +113,38 @@ interface CommonOptions {
    * @example validate: (session) => session.get('generation') === currentGeneration
    */
   validate?: (session: Session, request: FastifyRequest) => boolean | Promise<boolean>
+  /**
+   * A JSON Schema of the session's data (a TypeBox `Type.Object(...)` is
+   * one), compiled once with Fastify's Ajv and the app's `ajv` options, but
+   * with no coercion, no defaults and no removal of additional properties.
+   * A loaded session whose data fails it becomes an empty new session (one
+   * debug line says where it fails); a save whose data fails it throws
+   * `FST_ERR_SESSION_INVALID_DATA`. Empty data always passes. A `Date`,
+   * `Buffer`, `Map` or `Set` is described by `{ instanceof: 'Date' }` and
+   * the like, a BigInt by `{ typeof: 'bigint' }`.
+   * Derive the types from it: `interface SessionData extends Static<typeof Schema> {}`.
+   * @default undefined
+   */
+  schema?: object
+  /**
+   * The version of the data's shape, a whole number kept with each session
+   * it saves. A session of an older version is passed to `migrate`; one of
+   * a newer version (after a rollback) becomes an empty new session.
+   * Format `'flask'` refuses it, because a Flask app would not keep it.
+   * @default 0
+   */
+  version?: number
+  /**
+   * Brings the data of a session written under an older `version` up to
+   * this one, once: it receives the data as a plain object of its top-level
+   * keys (a `Date` is a `Date`) and the version that wrote it, and returns
+   * the new data, which is checked against `schema` and saved under the new
+   * version. If it throws, the session is empty. Without it, older data is
+   * kept as it is if it passes `schema`. Format `'flask'` refuses it.
+   * @default undefined
+   * @example migrate: (data, from) => from < 2 ? { ...data, user: { id: data.userId } } : data
+   */
+  migrate?: (data: Record<string, unknown>, fromVersion: number) => Record<string, unknown>
 }
 
 /** Cookie mode (the default): the cookie carries the session's data. */
@@ -162,11 +195,16 @@ export interface ResolvedOptions {
   readonly maxCookieSize: number
   readonly store: SessionStore | undefined
   readonly validate: TypedSessionOptions['validate'] | undefined
+  readonly schema: object | undefined
+  readonly version: number
+  readonly migrate: Migrate | undefined
 }
 
 const MIN_KEY_BYTES = 32
 const OPTION_NAMES = new Set(['secret', 'cookieName', 'cookie', 'maxAge', 'absoluteTimeout', 'refreshEachRequest',
-  'format', 'maxCookieSize', 'store', 'validate'])
+  'format', 'maxCookieSize', 'store', 'validate', 'schema', 'version', 'migrate'])
+/** The largest `version`: what six base36 digits hold, and more versions than any app needs. */
+const MAX_VERSION = 2 ** 31 - 1
 /** The longest `maxAge` or `absoluteTimeout` taken to be seconds: ten years. */
 const MAX_SECONDS = 10 * 365 * 86400
 // RFC 6265 section 4.1.1: a cookie name is an RFC 7230 token.
@@ -247,6 +285,28 @@ function isStore (value: unknown): value is SessionStore {
   return ['get', 'set', 'touch', 'destroy', 'rename'].every((m) => typeof s[m] === 'function')
 }
 
+/** The `schema`, `version` and `migrate` options, checked (the schema is compiled later, with the app's Ajv). */
+function dataRules (o: Record<string, unknown>, format: SessionFormat):
+Pick<ResolvedOptions, 'schema' | 'version' | 'migrate'> {
+  const { schema, version = 0, migrate } = o
+  if (schema !== undefined && (schema === null || typeof schema !== 'object' || Array.isArray(schema))) {
+    throw invalid('schema', 'a JSON Schema object, such as TypeBox\'s Type.Object(...)', schema)
+  }
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 0 || version > MAX_VERSION) {
+    throw invalid('version', `a whole number from 0 to ${MAX_VERSION}`, version)
+  }
+  if (migrate !== undefined && typeof migrate !== 'function') throw invalid('migrate', 'a function', migrate)
+  if (format === 'flask') {
+    // A Flask app rewrites the cookie without the version, so a version could not be trusted.
+    if (o.version !== undefined) throw invalid('version', "no version with format 'flask', whose cookie a Flask app rewrites without it", version)
+    if (migrate !== undefined) throw invalid('migrate', "no migrate with format 'flask', whose cookie keeps no version", migrate)
+  }
+  if (migrate !== undefined && version === 0) {
+    throw invalid('migrate', 'a version of 1 or more beside it: migrate runs on sessions written under an older version', migrate)
+  }
+  return { schema, version, migrate: migrate as Migrate | undefined }
+}
+
 /** What `normalizeOptions` returns: the options, and the warnings to log. */
 export interface Normalized {
   options: ResolvedOptions
@@ -281,6 +341,7 @@ export function normalizeOptions (given: unknown): Normalized {
   }
   const validate = o.validate
   if (validate !== undefined && typeof validate !== 'function') throw invalid('validate', 'a function', validate)
+  const { schema, version, migrate } = dataRules(o, format)
   const options: ResolvedOptions = {
     secrets: Object.freeze(secrets),
     cookieName: cookieName(o.cookieName),
@@ -291,7 +352,10 @@ export function normalizeOptions (given: unknown): Normalized {
     format,
     maxCookieSize: whole('maxCookieSize', o.maxCookieSize, 4093, 'bytes', true),
     store,
-    validate: validate as ResolvedOptions['validate']
+    validate: validate as ResolvedOptions['validate'],
+    schema,
+    version,
+    migrate
   }
   const warnings = weak.map((index) =>
     `secret[${index}] is shorter than 32 bytes; format 'flask' accepts it because the Flask app decides its key, but use a longer SECRET_KEY`)

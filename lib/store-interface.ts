@@ -17,8 +17,9 @@ import { ownCopy, RecentValues } from './cache.js'
 import { clock } from './clock.js'
 import { signedIds, type SignedIds } from './codecs/signed.js'
 import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
-import { addVaryCookie, newState, requestCookie, type CookieWriter } from './interface.js'
+import { addVaryCookie, failed, newState, requestCookie, upgrade, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
+import type { DataRules } from './schema.js'
 import { asFlashes, checkKey, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
 import { Session } from './session.js'
 import type { SessionMode, SessionState } from './session-state.js'
@@ -26,6 +27,8 @@ import { kImmediate, type ImmediateStore, type SessionStore, type StoreChange, t
 
 const PERMANENT_FIELD = '_permanent'
 const CREATED_FIELD = '_created'
+/** The data version (the `version` option) that wrote the record; no field means 0. */
+const VERSION_FIELD = '_version'
 /** The verified-id cache holds 2^14 cookie values (see `RecentValues`). */
 const VERIFIED_BITS = 14
 /** The fields of a record that is not there yet: a new session's. */
@@ -100,9 +103,10 @@ function rejected (content: SessionContent, reason: string): string {
 const { hasOwnProperty } = Object.prototype
 
 /** Whether a save of this content writes the field: the fields `#changes` adds. */
-function saves (field: string, content: SessionContent, permanent: boolean): boolean {
+function saves (field: string, content: SessionContent, permanent: boolean, version: number): boolean {
   if (field === CREATED_FIELD) return true
   if (field === PERMANENT_FIELD) return permanent
+  if (field === VERSION_FIELD) return version > 0
   if (field === FLASHES_KEY) return content.flashes.length > 0
   return content.data.get(field) !== undefined
 }
@@ -118,6 +122,7 @@ export class StoreInterface {
   readonly #immediate: boolean
   readonly #ids: SignedIds
   readonly #writer: CookieWriter
+  readonly #rules: DataRules
   /** The session cookie's name and `=`, which `findCookie` looks for. */
   readonly #needle: string
   /**
@@ -127,8 +132,9 @@ export class StoreInterface {
    */
   readonly #verified = new RecentValues<{ id: string, keyIndex: number }>(VERIFIED_BITS)
 
-  constructor (options: ResolvedOptions, store: SessionStore, writer: CookieWriter) {
+  constructor (options: ResolvedOptions, store: SessionStore, writer: CookieWriter, rules: DataRules) {
     this.#options = options
+    this.#rules = rules
     const immediate = (store as { [kImmediate]?: ImmediateStore })[kImmediate]
     this.#immediate = immediate?.store === store
     this.#operations = this.#immediate ? immediate as ImmediateStore : promised(store)
@@ -202,6 +208,7 @@ export class StoreInterface {
     const { absoluteTimeout } = this.#options
     let created = 0
     let permanent = false
+    let version = 0
     let size = 0
     try {
       // for…in rather than Object.keys: V8 reads each field through the loop's
@@ -216,6 +223,7 @@ export class StoreInterface {
         else if (field === PERMANENT_FIELD) permanent = text === 'true'
         // Only the absolute timeout reads a loaded record's creation time: a save keeps the record's own field.
         else if (field === CREATED_FIELD) created = absoluteTimeout > 0 ? Number(text) : 0
+        else if (field === VERSION_FIELD) version = Number(text)
         else content.data.set(field, parse(text))
       }
     } catch (err) {
@@ -225,14 +233,37 @@ export class StoreInterface {
     if (absoluteTimeout > 0 && !(now - created <= absoluteTimeout)) {
       return rejected(content, `the session is older than absoluteTimeout (${absoluteTimeout} s)`)
     }
+    const rules = this.#rules
+    const record = { id: verified.id, fields, size }
+    if (version !== rules.version) {
+      // A newer version's record (a rollback) is left as it is; an older one that cannot be brought up to date is deleted.
+      const upgraded = upgrade(rules, content, version)
+      if (typeof upgraded === 'string') return version > rules.version ? rejected(content, upgraded) : this.#discard(s, record, upgraded)
+      s.content = upgraded
+      s.modified = true // saved under this version
+    } else if (rules.checks) {
+      const failure = failed(rules, content)
+      if (failure !== undefined) return this.#discard(s, record, failure)
+    }
     // Taken only if a mutable value is handed out (see `Session`): most requests never need it.
     s.baseline = undefined
     s.isNew = false
     s.permanent = permanent
     s.created = created
     s.renew = verified.keyIndex > 0
-    s.record = { id: verified.id, fields, size }
+    s.record = record
     return undefined
+  }
+
+  /**
+   * Rejects a record whose data cannot be used, as `validate` returning
+   * `false` does: the session is empty, and its save deletes the record.
+   */
+  #discard (s: SessionState, record: NonNullable<SessionState['record']>, reason: string): string {
+    rejected(s.content, reason)
+    s.record = record
+    s.cleared = true
+    return reason
   }
 
   /**
@@ -266,13 +297,15 @@ export class StoreInterface {
     }
     if (content.flashes.length > 0) diff.add(FLASHES_KEY, JSON.stringify(content.flashes))
     if (permanent) diff.add(PERMANENT_FIELD, 'true')
+    const version = this.#rules.version
+    if (version > 0) diff.add(VERSION_FIELD, String(version))
     // A loaded session's creation time is the one its record holds: kept, not written out again.
     if (!diff.keep(CREATED_FIELD)) diff.add(CREATED_FIELD, String(created))
     if (diff.kept === size) return diff.changed === 0 ? undefined : { set: diff.set, delete: [], create: size === 0 }
     // Some field of the record is not in the save: it is deleted. (A loop, not a
     // closure: one that captured the parameters would cost every call a context.)
     const deleted: string[] = []
-    for (const field of Object.keys(old)) if (!saves(field, content, permanent)) deleted.push(field)
+    for (const field of Object.keys(old)) if (!saves(field, content, permanent, version)) deleted.push(field)
     return { set: diff.set, delete: deleted, create: false }
   }
 
@@ -297,7 +330,8 @@ export class StoreInterface {
     const refresh = s.permanent && this.#options.refreshEachRequest
     // An untouched session needs the store only to refresh a permanent one,
     // or to delete one that validate rejected.
-    if (!s.accessed && !s.cleared && !(refresh && loaded !== undefined)) return
+    // A migrated session is saved even when the route did not touch it.
+    if (!s.accessed && !s.cleared && !s.modified && !(refresh && loaded !== undefined)) return
     addVaryCookie(reply)
     const changed = s.modified || s.regenerate || (s.exposed && s.serialize(s.content) !== s.baseline)
     if (!changed && !s.cleared && !refresh && !s.renew) return
@@ -327,6 +361,9 @@ export class StoreInterface {
       }
       return this.#call('destroy', (store) => store.destroy(loaded.id, now), (): undefined => { this.#writer.delete(request, reply, s) })
     }
+
+    // Data that was loaded, and not changed, passed the schema then.
+    if (changed) this.#rules.assert(s.content.data)
 
     if (loaded === undefined || s.regenerate) {
       // A new session, or a new identity (regenerate), starts its absolute timeout now.
@@ -361,7 +398,9 @@ export class StoreInterface {
   async encode (data: object, permanent: boolean): Promise<string> {
     const now = clock.now()
     const id = this.#ids.create()
-    const change = this.#record({ data: new Map(Object.entries(data)), flashes: [] }, permanent, now)
+    const content: SessionContent = { data: new Map(Object.entries(data)), flashes: [] }
+    this.#rules.assert(content.data)
+    const change = this.#record(content, permanent, now)
     await this.#call('set', (store) => store.set(id, change, this.#ttl(now, now), now), nothing)
     return this.#ids.sign(id)
   }

@@ -361,8 +361,8 @@ for (const aead of BACKENDS) {
 
     t.test('open returns what seal was given, with the key index', async (t) => {
       const big = 2 ** 40 - 1 // the largest 5-byte time
-      t.same(codec.open(codec.seal(body, true, 12345, big)), { body, permanent: true, created: 12345, issued: big, keyIndex: 0 })
-      t.same(codec.open(codec.seal('', false, 1, 2)), { body: '', permanent: false, created: 1, issued: 2, keyIndex: 0 })
+      t.same(codec.open(codec.seal(body, true, 12345, big)), { body, permanent: true, created: 12345, issued: big, keyIndex: 0, version: 0 })
+      t.same(codec.open(codec.seal('', false, 1, 2)), { body: '', permanent: false, created: 1, issued: 2, keyIndex: 0, version: 0 })
       const text = '{"value":"' + 'é✓🎉'.repeat(30) + '"}'
       t.equal((codec.open(codec.seal(text, false, 1, 2)) as { body: string }).body, text, 'multi-byte text')
       const rotated = encryptedCodec([Buffer.from(OTHER_SECRET), secret], aead)
@@ -375,7 +375,7 @@ for (const aead of BACKENDS) {
       // zeroes its output when a tag does not match).
       const third = encryptedCodec([Buffer.from(OTHER_SECRET)], aead)
       const rotated = encryptedCodec([secret, Buffer.from('x'.repeat(32)), Buffer.from(OTHER_SECRET)], aead)
-      t.same(rotated.open(third.seal(body, true, 7, 8)), { body, permanent: true, created: 7, issued: 8, keyIndex: 2 })
+      t.same(rotated.open(third.seal(body, true, 7, 8)), { body, permanent: true, created: 7, issued: 8, keyIndex: 2, version: 0 })
       t.match(rotated.open(codec.seal(body, false, 1, 2)), { body, keyIndex: 0 })
     })
 
@@ -545,7 +545,7 @@ t.test('each backend opens the other\'s cookies, of every size, after a rotation
     for (const body of bodies) {
       for (const permanent of [false, true]) {
         const value = sealer.seal(body, permanent, 1_700_000_000, 1_700_000_100)
-        const expected = { body, permanent, created: 1_700_000_000, issued: 1_700_000_100, keyIndex: 0 }
+        const expected = { body, permanent, created: 1_700_000_000, issued: 1_700_000_100, keyIndex: 0, version: 0 }
         t.same(opener.open(value), expected, `${name}: ${body.length} characters${permanent ? ', permanent' : ''}`)
         t.same(afterRotation.open(value), { ...expected, keyIndex: 1 }, `${name}: the old key, after a failed new one`)
         const blob = Buffer.from(value.slice(value.indexOf('.') + 1), 'base64url')

@@ -196,7 +196,7 @@ t.test('seal compresses with zlib and a leading dot from 128 bytes, when it is s
 t.test('open gives back what seal wrote, with the timestamp as issued and created', async (t) => {
   const body = codec.stringify(content([['username', 'ada'], ['when', new Date(1700000000000)]], [['message', 'hi']]))
   const opened = codec.open(codec.seal(body, true, 5, NOW))
-  t.same(opened, { body, permanent: true, created: NOW, issued: NOW, keyIndex: 0 })
+  t.same(opened, { body, permanent: true, created: NOW, issued: NOW, keyIndex: 0, version: 0 })
 })
 
 t.test('the first secret signs and the others verify, with their index', async (t) => {
@@ -256,7 +256,7 @@ t.test('a payload of impossible base64 length is refused before decoding', async
 t.test('an empty _flashes list and _permanent false read as no flashes and not permanent', async (t) => {
   const ts = encodeTimestamp(NOW)
   t.same(codec.open(sign(`${b64('{"_flashes":[],"_permanent":false,"a":1}')}.${ts}`)),
-    { body: '{"a":1}', permanent: false, created: NOW, issued: NOW, keyIndex: 0 })
+    { body: '{"a":1}', permanent: false, created: NOW, issued: NOW, keyIndex: 0, version: 0 })
 })
 
 t.test('claimsPermanent looks into the payload without verifying it', async (t) => {

@@ -192,7 +192,7 @@ t.test('a bad option makes ready() reject with FST_ERR_SESSION_INVALID_OPTION na
 
 t.test('an error message says what was expected', async (t) => {
   const expected: Array<[Record<string, unknown>, string]> = [
-    [{ secrets: SECRET }, 'one of secret, cookieName, cookie, maxAge, absoluteTimeout, refreshEachRequest, format, maxCookieSize, store, validate'],
+    [{ secrets: SECRET }, 'one of secret, cookieName, cookie, maxAge, absoluteTimeout, refreshEachRequest, format, maxCookieSize, store, validate, schema, version, migrate'],
     [{ cookie: { priority: 'high' } }, 'one of path, domain, httpOnly, secure, sameSite, partitioned'],
     [{ format: 'json' }, "'signed', 'encrypted' or 'flask'"],
     [{ cookie: { sameSite: 'x' } }, "'lax', 'strict', 'none' or false"],
@@ -338,7 +338,10 @@ t.test('normalizeOptions resolves every default into a frozen object, and leaves
     format: 'signed',
     maxCookieSize: 4093,
     store: undefined,
-    validate: undefined
+    validate: undefined,
+    schema: undefined,
+    version: 0,
+    migrate: undefined
   })
   t.ok(Object.isFrozen(options))
   t.ok(Object.isFrozen(options.cookie))

@@ -40,9 +40,9 @@ function opened (value: string): Envelope {
 t.test('a sealed body opens again with its flags and times', async (t) => {
   const body = '{"username":"ada"}'
   const value = codec.seal(body, false, CREATED, ISSUED)
-  t.same(opened(value), { body, permanent: false, created: CREATED, issued: ISSUED, keyIndex: 0 })
+  t.same(opened(value), { body, permanent: false, created: CREATED, issued: ISSUED, keyIndex: 0, version: 0 })
   const permanent = codec.seal(body, true, CREATED, ISSUED)
-  t.same(opened(permanent), { body, permanent: true, created: CREATED, issued: ISSUED, keyIndex: 0 })
+  t.same(opened(permanent), { body, permanent: true, created: CREATED, issued: ISSUED, keyIndex: 0, version: 0 })
   t.equal(codec.claimsPermanent(permanent), true)
   t.equal(codec.claimsPermanent(value), false)
   t.equal(codec.claimsPermanent('2z.x'), false, 'a compressed non-permanent value')

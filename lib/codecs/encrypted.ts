@@ -2,7 +2,9 @@
  * The encrypted cookie: its holder can neither read nor change it.
  *
  *   value = HEAD "." BLOB
- *   HEAD  = "e2" ["p"]                  format e, version 2; p: permanent (cleartext, authenticated as AAD)
+ *   HEAD  = "e2" ["p"] ["v" VERSION]    format e, version 2; p: permanent; VERSION: base36 of the
+ *                                       `version` option that wrote it, left out for 0
+ *                                       (cleartext, authenticated as AAD)
  *   BLOB  = b64url(NONCE || CT || TAG)  canonical base64url without padding
  *   NONCE = 24 random bytes             a fresh one for every value
  *   CT, TAG = XChaCha20-Poly1305(K, NONCE, aad = HEAD, PT)   libsodium's _ietf construction
@@ -67,6 +69,7 @@ import { parseContent, stringifyContent } from '../serialize.js'
 import { Scratch, writeUtf8 } from './bytes.js'
 import { defaultAead, type Aead, type AeadName } from './cipher.js'
 import { deriveKeys } from './mac.js'
+import { versionSuffix } from './signed.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session encrypted v2'
@@ -74,8 +77,7 @@ const NONCE = 24
 const TAG = 16
 const TIMES = 10
 const BUCKET = 32
-const HEAD = Buffer.from('e2')
-const HEAD_PERMANENT = Buffer.from('e2p')
+const HEAD = /^e2(p?)(?:v([1-9a-z][0-9a-z]{0,5}))?$/
 /** The most bytes a value of MAX_VALUE_LENGTH base64url characters decodes to. */
 const MAX_BLOB = MAX_VALUE_LENGTH / 4 * 3
 
@@ -91,15 +93,20 @@ export interface EncryptedCodec extends CookieCodec {
 }
 
 /**
- * Builds the encrypted codec for the given secrets (the first one encrypts).
+ * Builds the encrypted codec for the given secrets (the first one encrypts),
+ * sealing values of data version `version` (the `version` option).
  *
  * @param aead - The XChaCha20-Poly1305 backend: by default `sodium-native`
  *   when it loads, else noble. Internal: tests pass one, to run the codec
- *   on each backend; the plugin never does.
+ *   on each backend; the plugin passes `undefined`.
  */
-export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = defaultAead()): EncryptedCodec {
+export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = defaultAead(), version = 0): EncryptedCodec {
   const keys = deriveKeys(secrets, INFO)
   const sealKey = keys[0] as Buffer
+  // The heads this codec seals with, as text and as the AAD's bytes.
+  const suffix = versionSuffix(version)
+  const heads = { plain: `e2${suffix}`, permanent: `e2p${suffix}` }
+  const aads = { plain: Buffer.from(heads.plain), permanent: Buffer.from(heads.permanent) }
   // Scratch space, reused because seal and open run synchronously to the
   // end: `blob` holds NONCE || CT || TAG (built by seal, decoded by open),
   // `plain` the plaintext that open decrypts into. Decryption is not done
@@ -153,21 +160,24 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
       aead.seal(
         own ? afterNonce.view(padded + TAG) : out.subarray(NONCE, size),
         own ? afterNonce.view(padded) : out.subarray(NONCE, NONCE + padded),
-        permanent ? HEAD_PERMANENT : HEAD, own ? nonce : out.subarray(0, NONCE), sealKey)
-      return `${permanent ? 'e2p' : 'e2'}.${out.toString('base64url', 0, size)}`
+        permanent ? aads.permanent : aads.plain, own ? nonce : out.subarray(0, NONCE), sealKey)
+      return `${permanent ? heads.permanent : heads.plain}.${out.toString('base64url', 0, size)}`
     },
 
     open (value): Envelope | string {
       if (value.length > MAX_VALUE_LENGTH) return 'the value is too long'
-      const permanent = value.startsWith('e2p.')
-      if (!permanent && !value.startsWith('e2.')) return 'the value is malformed'
-      const text = value.slice(permanent ? 4 : 3)
+      const dot = value.indexOf('.')
+      const headText = value.slice(0, dot < 0 ? 0 : dot)
+      const headMatch = HEAD.exec(headText)
+      if (headMatch === null) return 'the value is malformed'
+      const permanent = headMatch[1] === 'p'
+      const text = value.slice(dot + 1)
       const size = blob.write(text, 'base64url')
       if (size < NONCE + BUCKET + TAG || (size - NONCE - TAG) % BUCKET !== 0) return 'the value is malformed'
       // Re-encoding refuses any other text for the same bytes: padding,
       // characters outside base64url, changed unused trailing bits.
       if (blob.toString('base64url', 0, size) !== text) return 'the value is not canonical base64url'
-      const head = permanent ? HEAD_PERMANENT : HEAD
+      const head = headText === heads.plain ? aads.plain : headText === heads.permanent ? aads.permanent : Buffer.from(headText)
       const sealed = afterNonce.view(size - NONCE)
       const plaintext = plain.view(size - NONCE - TAG)
       let keyIndex = 0
@@ -182,12 +192,13 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
         permanent,
         created: plaintext.readUIntBE(0, 5),
         issued: plaintext.readUIntBE(5, 5),
-        keyIndex
+        keyIndex,
+        version: headMatch[2] === undefined ? 0 : parseInt(headMatch[2], 36)
       }
     },
 
     claimsPermanent (value) {
-      return value.startsWith('e2p.')
+      return value.startsWith('e2p')
     }
   }
 }

@@ -199,7 +199,7 @@ export function flaskCodec (secrets: readonly Buffer[]): CookieCodec {
       // Flask answers 500 to a signed payload it cannot decode; here it is an empty session.
       try {
         const { content, permanent } = readContent(decodePayload(signed.slice(0, tsAt), MAX_BODY), true)
-        return { body: stringifyFlask(content), permanent, created: issued, issued, keyIndex }
+        return { body: stringifyFlask(content), permanent, created: issued, issued, keyIndex, version: 0 }
       } catch (err) {
         return `the payload cannot be decoded (${(err as Error).message})`
       }

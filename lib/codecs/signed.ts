@@ -2,7 +2,9 @@
  * The signed cookie: readable by its holder, but not changeable.
  *
  *   value   = HEAD "." PAYLOAD "." CREATED "." ISSUED "." SIG
- *   HEAD    = "2" ["p"] ["z"]      format version 2; p: permanent; z: PAYLOAD is deflated
+ *   HEAD    = "2" ["p"] ["z"] ["v" VERSION]
+ *             format version 2; p: permanent; z: PAYLOAD is deflated;
+ *             VERSION: base36 of the `version` option that wrote it, left out for 0
  *   PAYLOAD = b64url(body)  |  b64url(deflateRaw(body))
  *   CREATED = base36(Unix seconds the session was created)
  *   ISSUED  = base36(Unix seconds this value was signed)
@@ -22,7 +24,7 @@ import { deriveKeys, hmacSha256, MESSAGE_AT, type Mac } from './mac.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session signed v2'
-const HEADS = new Set(['2', '2p', '2z', '2pz'])
+const HEAD = /^2p?z?(?:v([1-9a-z][0-9a-z]{0,5}))?$/
 const SECONDS = /^[1-9a-z][0-9a-z]{0,8}$/
 const SIG = /^[A-Za-z0-9_-]{43}$/
 /** Bodies shorter than this are never worth deflating. */
@@ -50,10 +52,19 @@ function base36Memo (): (n: number) => string {
   }
 }
 
-/** Builds the signed codec for the given secrets (the first one signs). */
-export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
+/** The head's suffix for a data version: none for 0, else "v" and its base36 digits. */
+export function versionSuffix (version: number): string {
+  return version === 0 ? '' : `v${version.toString(36)}`
+}
+
+/**
+ * Builds the signed codec for the given secrets (the first one signs),
+ * sealing values of data version `version` (the `version` option).
+ */
+export function signedCodec (secrets: readonly Buffer[], version = 0): CookieCodec {
   const macs = deriveKeys(secrets, INFO).map(hmacSha256)
   const signer = macs[0] as Mac
+  const suffix = versionSuffix(version)
 
   const createdText = base36Memo()
   const issuedText = base36Memo()
@@ -77,6 +88,7 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
           head += 'z'
         }
       }
+      if (suffix !== '') head += suffix
       const times = `.${createdText(created)}.${issuedText(issued)}`
       const out = signer.room(head.length + 1 + base64urlLength(n) + times.length)
       let at = writeAscii(head, out, MESSAGE_AT)
@@ -93,7 +105,8 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
       const [head, payload, createdText, issuedText, sig] = parts as [string, string, string, string, string]
       const created = readSeconds(createdText)
       const issued = readSeconds(issuedText)
-      if (!HEADS.has(head) || created === undefined || issued === undefined || !SIG.test(sig)) {
+      const headMatch = HEAD.exec(head)
+      if (headMatch === null || created === undefined || issued === undefined || !SIG.test(sig)) {
         return 'the value is malformed'
       }
       const signed = value.slice(0, value.length - 44)
@@ -108,11 +121,12 @@ export function signedCodec (secrets: readonly Buffer[]): CookieCodec {
       let body: string
       try {
         const bytes = Buffer.from(payload, 'base64url')
-        body = (head.endsWith('z') ? inflateRawSync(bytes, { maxOutputLength: MAX_BODY }) : bytes).toString('utf8')
+        body = (head.includes('z') ? inflateRawSync(bytes, { maxOutputLength: MAX_BODY }) : bytes).toString('utf8')
       } catch {
         return 'the payload cannot be inflated'
       }
-      return { body, permanent: head.charCodeAt(1) === 112, created, issued, keyIndex }
+      const versionText = headMatch[1]
+      return { body, permanent: head.charCodeAt(1) === 112, created, issued, keyIndex, version: versionText === undefined ? 0 : parseInt(versionText, 36) }
     },
 
     claimsPermanent (value) {

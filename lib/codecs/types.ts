@@ -20,6 +20,8 @@ export interface Envelope {
   issued: number
   /** The index of the key that verified it: above 0, an old key (rotation). */
   keyIndex: number
+  /** The data version (the `version` option) of the code that wrote it: 0 when the format keeps none. */
+  version: number
 }
 
 /** A cookie format. */
