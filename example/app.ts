@@ -7,13 +7,28 @@
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import typedSession, { type SessionStore, type TypedSessionOptions } from 'fastify-typed-session'
+import { Type, type Static } from 'typebox'
 
-// The session's keys and value types: `request.session` is typed from these.
+/** The longest username, in characters. */
+export const MAX_NAME = 64
+/** The longest list item, in characters. */
+export const MAX_ITEM = 100
+/** The largest list, in bytes of JSON: it keeps the cookie below the 4 KB a browser keeps. */
+export const MAX_LIST_BYTES = 2000
+
+/**
+ * The session's keys and what their values may be: checked when a session
+ * is loaded (one that fails is an empty session) and when it is saved. Both
+ * keys are optional, because a visitor may make a list before logging in.
+ */
+export const SessionSchema = Type.Object({
+  username: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_NAME })),
+  items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: MAX_ITEM })))
+}, { additionalProperties: false })
+
+// `request.session` is typed from the schema: the types and the check cannot drift apart.
 declare module 'fastify-typed-session' {
-  interface SessionData {
-    username: string
-    items: string[]
-  }
+  interface SessionData extends Static<typeof SessionSchema> {}
 }
 
 /** Options of `buildApp()`. */
@@ -25,13 +40,6 @@ export interface ExampleOptions {
   /** The plugin's `store` option. @default none: the session lives in the cookie */
   store?: SessionStore
 }
-
-/** The longest username, in characters. */
-export const MAX_NAME = 64
-/** The longest list item, in characters. */
-export const MAX_ITEM = 100
-/** The largest list, in bytes of JSON: it keeps the cookie below the 4 KB a browser keeps. */
-export const MAX_LIST_BYTES = 2000
 
 /** The schema of a form body of string fields: a repeated field gets a 400. */
 const form = (fields: string[]) => ({ body: { type: 'object', properties: Object.fromEntries(fields.map((f) => [f, { type: 'string' }])) } })
@@ -58,7 +66,7 @@ ${flashes === '' ? '' : `<ul class="flashes">${flashes}</ul>\n`}${body}
 export function buildApp ({ secret, logger, store }: ExampleOptions): FastifyInstance {
   const app = Fastify(logger === undefined ? {} : { logger })
   app.register(formbody)
-  app.register(typedSession, store === undefined ? { secret } : { secret, store })
+  app.register(typedSession, store === undefined ? { secret, schema: SessionSchema } : { secret, store, schema: SessionSchema })
 
   app.get('/', async (request, reply) => {
     const username = request.session.get('username')
@@ -95,7 +103,7 @@ export function buildApp ({ secret, logger, store }: ExampleOptions): FastifyIns
   })
 
   app.get('/list', async (request, reply) => {
-    const items = request.session.get('items', [])
+    const items = request.session.get('items') ?? []
     return page(request, reply, 'Your list', `<h1>Your list</h1>
 ${items.length === 0 ? '<p>The list is empty.</p>' : `<ol>\n${items.map((item) => `<li>${escapeHtml(item)}</li>`).join('\n')}\n</ol>`}
 <form method="post" action="/list">
@@ -109,11 +117,13 @@ ${items.length === 0 ? '<p>The list is empty.</p>' : `<ol>\n${items.map((item) =
     const item = (request.body.item ?? '').trim()
     if (item === '' || item.length > MAX_ITEM) {
       request.session.flash(`Please enter an item of 1 to ${MAX_ITEM} characters`, 'error')
-    } else if (Buffer.byteLength(JSON.stringify([...request.session.get('items', []), item])) > MAX_LIST_BYTES) {
+    } else if (Buffer.byteLength(JSON.stringify([...request.session.get('items') ?? [], item])) > MAX_LIST_BYTES) {
       request.session.flash('The list is full: a session cookie holds about 4 KB', 'error')
     } else {
+      const items = request.session.get('items')
       // Changed in place, and saved: no `session.modified = True` as in Flask.
-      request.session.setDefault('items', []).push(item)
+      if (items !== undefined) items.push(item)
+      else request.session.set('items', [item])
     }
     return reply.redirect('/list')
   })

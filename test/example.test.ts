@@ -2,10 +2,10 @@
  * The example app (example/app.ts), driven route by route through
  * `inject`, with a small cookie jar that plays the browser.
  */
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { buildApp, escapeHtml, MAX_ITEM, MAX_LIST_BYTES, MAX_NAME } from '../example/app.js'
-import { MemoryStore } from '../lib/index.js'
+import typedSession, { MemoryStore } from '../lib/index.js'
 import { SECRET, setCookies } from './helpers/build.js'
 
 /** A browser's view of the app: it keeps the session cookie between requests. */
@@ -309,6 +309,36 @@ t.test('a cookie signed with another key is ignored: the visitor is not logged i
   const res = await b.get('/')
   t.equal(res.statusCode, 200)
   t.match(res.body, 'You are not logged in')
+})
+
+t.test('a cookie with the right key whose data fails the schema is ignored, with one debug line each, and the app makes none', async (t) => {
+  const lines: string[] = []
+  const app = buildApp({ secret: SECRET, logger: { level: 'debug', stream: { write: (line: string) => { lines.push(line) } } } })
+  t.teardown(() => app.close())
+  const b = browser(app)
+  // The same key, without the schema: its cookies are what an older deploy, or a bug, wrote.
+  const unchecked = Fastify()
+  t.teardown(() => unchecked.close())
+  await unchecked.register(typedSession, { secret: SECRET })
+  b.cookie = await unchecked.sessions.encode({ username: 'ada', items: ['milk'] })
+  t.match((await b.get('/')).body, '<p>Logged in as ada</p>', 'data that passes the schema loads')
+  const bad: Array<[Record<string, unknown>, string]> = [
+    [{ username: '' }, '/username (minLength'],
+    [{ username: 'x'.repeat(MAX_NAME + 1) }, '/username (maxLength'],
+    [{ username: 'ada', items: 'milk' }, '/items (type'],
+    [{ username: 'ada', role: 'admin' }, '/role (additionalProperties']
+  ]
+  for (const [data, where] of bad) {
+    lines.length = 0
+    b.cookie = await unchecked.sessions.encode(data as never)
+    const res = await b.get('/')
+    t.equal(res.statusCode, 200)
+    t.match(res.body, 'You are not logged in', JSON.stringify(data))
+    const rejected = lines.filter((line) => line.includes('session cookie rejected'))
+    t.equal(rejected.length, 1, 'one debug line')
+    t.match(rejected[0], `the data fails the schema at ${where}`)
+  }
+  await t.rejects(app.sessions.encode({ username: '' }), { code: 'FST_ERR_SESSION_INVALID_DATA', statusCode: 500 })
 })
 
 t.test('buildApp passes the logger option to Fastify', async (t) => {
