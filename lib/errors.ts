@@ -49,10 +49,14 @@ export const FST_ERR_SESSION_READONLY = createError(
   500
 )
 
-/** The Set-Cookie header would be larger than `maxCookieSize`. */
-export const FST_ERR_SESSION_TOO_LARGE = createError(
+/**
+ * The Set-Cookie header would be larger than `maxCookieSize`, and with
+ * `maxChunks` above 1, the value would need more cookies than it allows
+ * (the third argument says how many, or is empty).
+ */
+export const FST_ERR_SESSION_TOO_LARGE = createError<'FST_ERR_SESSION_TOO_LARGE', 500, [size: number, limit: number, chunks: string, keys: string]>(
   'FST_ERR_SESSION_TOO_LARGE',
-  'The session cookie would be %d bytes, more than maxCookieSize (%d bytes); the largest keys are %s',
+  'The session cookie would be %d bytes, more than maxCookieSize (%d bytes)%s; the largest keys are %s',
   500
 )
 

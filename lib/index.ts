@@ -72,10 +72,10 @@ declare module 'fastify' {
   }
 }
 
-/** The cookie format of the options, sealing values of their data version. */
-function codec ({ format, secrets, version }: ResolvedOptions): CookieCodec {
-  if (format === 'signed') return signedCodec(secrets, version)
-  return format === 'encrypted' ? encryptedCodec(secrets, undefined, version) : flaskCodec(secrets)
+/** The cookie format of the options, sealing values of their data version, opening values of up to `maxChunks` cookies. */
+function codec ({ format, secrets, version, maxChunks }: ResolvedOptions): CookieCodec {
+  if (format === 'signed') return signedCodec(secrets, version, maxChunks)
+  return format === 'encrypted' ? encryptedCodec(secrets, undefined, version, maxChunks) : flaskCodec(secrets)
 }
 
 type ModeOf = (request: FastifyRequest) => SessionMode

@@ -12,6 +12,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { ownCopy, RecentValues } from './cache.js'
+import { Chunks, isChunked, KEPT } from './chunks.js'
 import { clock } from './clock.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './codecs/types.js'
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
@@ -194,6 +195,8 @@ export class CookieInterface {
   readonly #rules: DataRules
   /** The session cookie's name and `=`, which `findCookie` looks for. */
   readonly #needle: string
+  /** Present when `maxChunks` is above 1. */
+  readonly #chunks: Chunks | undefined
 
   constructor (options: ResolvedOptions, codec: CookieCodec, writer: CookieWriter, rules: DataRules) {
     this.#options = options
@@ -201,6 +204,7 @@ export class CookieInterface {
     this.#writer = writer
     this.#rules = rules
     this.#needle = `${options.cookieName}=`
+    this.#chunks = options.maxChunks > 1 ? new Chunks(options, codec, writer) : undefined
   }
 
   /** Checks a cookie value: its signature (or a cache hit) and its times. */
@@ -284,25 +288,44 @@ export class CookieInterface {
     if (cookie !== undefined) {
       s.cookie = cookie
       s.load = this.#loader
+      // Only a cookie whose head says it is chunked costs a look for the other chunks.
+      if (this.#chunks !== undefined && isChunked(cookie)) this.#join(s, request.headers.cookie as string, cookie)
     }
     return new Session(s)
   }
 
-  /** Sets, refreshes or deletes the cookie, and adds Vary, as the policy says. */
+  /** Replaces a chunked cookie's first chunk with the whole value, or leaves a new session when the chunks are rejected. */
+  #join (s: SessionState, header: string, first: string): void {
+    const joined = (this.#chunks as Chunks).join(s, header, first, s.log)
+    s.cookie = joined
+    if (joined === undefined) s.load = undefined
+  }
+
+  /**
+   * Sets, refreshes or deletes the cookie, and adds Vary, as the policy
+   * says; then deletes the chunks the request brought and the response no
+   * longer uses.
+   */
   save (request: FastifyRequest, reply: FastifyReply, s: SessionState): undefined {
     if (s.mode !== 'on') {
       // A read-only route (and a WebSocket route) never sets the cookie; one that is off never reads it.
       if (s.mode !== 'off' && s.accessed) addVaryCookie(reply)
       return
     }
+    const done = this.#save(request, reply, s)
+    if (this.#chunks !== undefined) this.#chunks.settle(request, reply, s, done)
+  }
+
+  /** Saves a route's session: `KEPT` when no cookie was set or deleted, else how many cookies it set (0: deleted). */
+  #save (request: FastifyRequest, reply: FastifyReply, s: SessionState): number {
     if (!s.accessed) {
       // An untouched session needs its cookie only to refresh a permanent one,
       // or to delete one that validate rejected. A loaded session (validate
       // loads it) knows whether it is permanent; an unloaded one asks its cookie.
-      if (s.cookie === undefined) return
+      if (s.cookie === undefined) return KEPT
       const permanent = s.load === undefined ? s.permanent : this.#codec.claimsPermanent(s.cookie)
       // A session that validate loaded may also have been migrated, which is saved.
-      if (!s.cleared && !s.modified && !(permanent && this.#options.refreshEachRequest)) return
+      if (!s.cleared && !s.modified && !(permanent && this.#options.refreshEachRequest)) return KEPT
     }
     const content = loadState(s).content
     let body: string | undefined
@@ -315,36 +338,63 @@ export class CookieInterface {
       if ((changed || s.cleared) && s.cookie !== undefined) {
         this.#writer.delete(request, reply, s)
         addVaryCookie(reply)
-      } else if (s.accessed) {
-        addVaryCookie(reply)
+        return 0
       }
-      return
+      if (s.accessed) addVaryCookie(reply)
+      return KEPT
     }
+    let done = KEPT
     if (changed || s.renew || (s.permanent && this.#options.refreshEachRequest)) {
       // Data that was loaded, and not changed, passed the schema then.
       if (changed) this.#rules.assert(content.data)
       body ??= this.#codec.stringify(content)
       const now = clock.now()
       const created = s.isNew || s.regenerate ? now : s.created
-      const value = this.#codec.seal(body, s.permanent, created, now)
-      this.#writer.set(request, reply, value, now, s)
+      let value: string
+      if (this.#chunks === undefined) {
+        value = this.#codec.seal(body, s.permanent, created, now)
+        this.#writer.set(request, reply, value, now, s)
+        done = 1
+      } else {
+        ({ value, count: done } = this.#chunks.set(request, reply, body, created, now, s))
+      }
       // A value we just sealed is verified by construction: its next request skips the MAC.
       this.#sealed.set(value, { body, permanent: s.permanent, created, issued: now, keyIndex: 0, version: this.#rules.version, flat: flatData(content), checked: true })
     }
     addVaryCookie(reply)
+    return done
   }
 
-  /** `app.sessions.encode`: a cookie value for the given data. */
+  /**
+   * `app.sessions.encode`: a cookie value for the given data. Split over
+   * several cookies, it is the base cookie's value followed by the others,
+   * as a Cookie header carries them: `A; session.1=B; session.2=C`.
+   */
   encode (data: object, permanent: boolean): string {
     const content: SessionContent = { data: new Map(Object.entries(data)), flashes: [] }
     this.#rules.assert(content.data)
     const now = clock.now()
-    return this.#codec.seal(this.#codec.stringify(content), permanent, now, now)
+    const body = this.#codec.stringify(content)
+    if (this.#chunks === undefined) return this.#codec.seal(body, permanent, now, now)
+    const chunks = this.#chunks.seal(body, permanent, now, now, this.#writer.attributes(undefined, permanent, this.#options.cookie, now), content)
+    let value = chunks[0] as string
+    for (let i = 1; i < chunks.length; i++) value += `; ${this.#options.cookieName}.${i}=${chunks[i] as string}`
+    return value
   }
 
-  /** `app.sessions.decode`: the session in a cookie value, or `null`. */
+  /** `app.sessions.decode`: the session in a cookie value (as `encode` returns it), or `null`. */
   decode (value: string, log: FastifyBaseLogger): Session | null {
     const s = newState('on', value, this.#codec.stringify, log, this.#options.cookie)
+    if (this.#chunks !== undefined && isChunked(value)) {
+      const header = `${this.#options.cookieName}=${value}`
+      const first = findCookie(header, this.#needle)
+      if (first === null) {
+        log.debug({ reason: 'several values' }, 'session cookie rejected: the value carries several session cookies')
+        return null
+      }
+      this.#join(s, header, first as string)
+      if (s.cookie === undefined) return null
+    }
     this.#load(s)
     return s.isNew ? null : new Session(s)
   }
@@ -378,10 +428,28 @@ export class CookieWriter {
     return this.#serializeCookie('x', '', { path, domain, httpOnly, secure, sameSite, partitioned }).slice(2)
   }
 
-  #suffix (request: FastifyRequest, attributes: CookieAttributes): string {
-    const secure = attributes.secure === true || (attributes.secure === 'auto' && request.protocol === 'https')
+  /** The attributes after the value; without a request (`encode`), Secure unless it is off, the longer of the two. */
+  #suffix (request: FastifyRequest | undefined, attributes: CookieAttributes): string {
+    const secure = attributes.secure === true || (attributes.secure === 'auto' && (request === undefined || request.protocol === 'https'))
     if (attributes !== this.#options.cookie) return this.#format(attributes, secure)
     return secure ? this.#attributes.secure : this.#attributes.plain
+  }
+
+  /** Expires and Max-Age for a permanent session issued at `now`, formatted once per second. */
+  #expiry (now: number): string {
+    if (this.#expiresAt !== now) {
+      this.#expiresAt = now
+      this.#expires = `; Max-Age=${this.#options.maxAge}; Expires=${new Date((now + this.#options.maxAge) * 1000).toUTCString()}`
+    }
+    return this.#expires
+  }
+
+  /**
+   * Everything a Set-Cookie header carries after the value: Expires and
+   * Max-Age when permanent, then Path, Domain and the other attributes.
+   */
+  attributes (request: FastifyRequest | undefined, permanent: boolean, attributes: CookieAttributes, now: number): string {
+    return permanent ? this.#expiry(now) + this.#suffix(request, attributes) : this.#suffix(request, attributes)
   }
 
   /**
@@ -389,29 +457,26 @@ export class CookieWriter {
    * naming its largest keys, when the header would exceed `maxCookieSize`.
    */
   set (request: FastifyRequest, reply: FastifyReply, value: string, now: number, s: SessionState): void {
-    const { cookieName, maxAge, maxCookieSize } = this.#options
+    const { cookieName, maxCookieSize } = this.#options
     let header = `${cookieName}=${value}`
-    if (s.permanent) {
-      if (this.#expiresAt !== now) {
-        this.#expiresAt = now
-        this.#expires = `; Max-Age=${maxAge}; Expires=${new Date((now + maxAge) * 1000).toUTCString()}`
-      }
-      header += this.#expires
-    }
+    if (s.permanent) header += this.#expiry(now)
     header += this.#suffix(request, s.attributes)
     if (maxCookieSize > 0 && header.length > maxCookieSize) {
-      throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, largestKeys(s.content))
+      throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, '', largestKeys(s.content))
     }
     // Even with the check off, no codec would accept a longer value on the next request.
     if (value.length > MAX_VALUE_LENGTH) {
-      throw new FST_ERR_SESSION_TOO_LARGE(header.length, MAX_VALUE_LENGTH + header.length - value.length, largestKeys(s.content))
+      throw new FST_ERR_SESSION_TOO_LARGE(header.length, MAX_VALUE_LENGTH + header.length - value.length, '', largestKeys(s.content))
     }
     reply.header('set-cookie', header)
   }
 
-  /** Deletes the cookie of a session, with the same Path, Domain, Secure, SameSite and Partitioned. */
-  delete (request: FastifyRequest, reply: FastifyReply, s: SessionState): void {
-    reply.header('set-cookie', `${this.#options.cookieName}=${EXPIRED}${this.#suffix(request, s.attributes)}`)
+  /**
+   * Deletes the cookie of a session (or the cookie `name`: a chunk), with
+   * the same Path, Domain, Secure, SameSite and Partitioned.
+   */
+  delete (request: FastifyRequest, reply: FastifyReply, s: SessionState, name = this.#options.cookieName): void {
+    reply.header('set-cookie', `${name}=${EXPIRED}${this.#suffix(request, s.attributes)}`)
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import { applyCookieAttributes, COOKIE_ATTRIBUTE_NAMES, DEFAULT_COOKIE_ATTRIBUTES } from './cookie-attributes.js'
+import { MAX_CHUNKS } from './codecs/chunk-field.js'
 import { FST_ERR_SESSION_NO_SECRET, FST_ERR_SESSION_WEAK_SECRET } from './errors.js'
 import { invalidOption as invalid, show } from './invalid-option.js'
 import { cookieOptionHint, optionHint } from './option-hints.js'
@@ -107,6 +108,17 @@ interface CommonOptions {
    */
   maxCookieSize?: number
   /**
+   * Cookie mode: the most cookies one session may span when its value does
+   * not fit in one Set-Cookie of `maxCookieSize`: `cookieName`,
+   * `cookieName.1`, … `cookieName.(maxChunks - 1)`, each header within
+   * `maxCookieSize`. `1` never splits. Every chunk comes back in the
+   * request's Cookie header, so mind the server's and proxies' header
+   * limits. Format `'flask'` and store mode refuse a value above 1, and so
+   * does `maxCookieSize: 0`.
+   * @default 1
+   */
+  maxChunks?: number
+  /**
    * Runs when a valid session is loaded (not for a new one). Returning
    * `false` turns it into an empty new session.
    * @default undefined
@@ -193,6 +205,7 @@ export interface ResolvedOptions {
   readonly refreshEachRequest: boolean
   readonly format: SessionFormat
   readonly maxCookieSize: number
+  readonly maxChunks: number
   readonly store: SessionStore | undefined
   readonly validate: TypedSessionOptions['validate'] | undefined
   readonly schema: object | undefined
@@ -202,7 +215,7 @@ export interface ResolvedOptions {
 
 const MIN_KEY_BYTES = 32
 const OPTION_NAMES = new Set(['secret', 'cookieName', 'cookie', 'maxAge', 'absoluteTimeout', 'refreshEachRequest',
-  'format', 'maxCookieSize', 'store', 'validate', 'schema', 'version', 'migrate'])
+  'format', 'maxCookieSize', 'maxChunks', 'store', 'validate', 'schema', 'version', 'migrate'])
 /** The largest `version`: what six base36 digits hold, and more versions than any app needs. */
 const MAX_VERSION = 2 ** 31 - 1
 /** The longest `maxAge` or `absoluteTimeout` taken to be seconds: ten years. */
@@ -307,6 +320,19 @@ Pick<ResolvedOptions, 'schema' | 'version' | 'migrate'> {
   return { schema, version, migrate: migrate as Migrate | undefined }
 }
 
+/** The `maxChunks` option, checked against the format, the store and `maxCookieSize`. */
+function maxChunks (value: unknown, format: SessionFormat, store: unknown, maxCookieSize: number): number {
+  if (value === undefined) return 1
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_CHUNKS) {
+    throw invalid('maxChunks', `a whole number from 1 to ${MAX_CHUNKS}`, value)
+  }
+  if (value === 1) return 1
+  if (store !== undefined) throw invalid('maxChunks', '1 with a store: the cookie carries only the signed session id', value)
+  if (format === 'flask') throw invalid('maxChunks', "1 with format 'flask', whose cookie a Flask app reads as one", value)
+  if (maxCookieSize === 0) throw invalid('maxChunks', 'a maxCookieSize above 0 beside it: each chunk is cut to fit maxCookieSize', value)
+  return value
+}
+
 /** What `normalizeOptions` returns: the options, and the warnings to log. */
 export interface Normalized {
   options: ResolvedOptions
@@ -342,6 +368,7 @@ export function normalizeOptions (given: unknown): Normalized {
   const validate = o.validate
   if (validate !== undefined && typeof validate !== 'function') throw invalid('validate', 'a function', validate)
   const { schema, version, migrate } = dataRules(o, format)
+  const maxCookieSize = whole('maxCookieSize', o.maxCookieSize, 4093, 'bytes', true)
   const options: ResolvedOptions = {
     secrets: Object.freeze(secrets),
     cookieName: cookieName(o.cookieName),
@@ -350,7 +377,8 @@ export function normalizeOptions (given: unknown): Normalized {
     absoluteTimeout,
     refreshEachRequest: bool('refreshEachRequest', o.refreshEachRequest, true),
     format,
-    maxCookieSize: whole('maxCookieSize', o.maxCookieSize, 4093, 'bytes', true),
+    maxCookieSize,
+    maxChunks: maxChunks(o.maxChunks, format, store, maxCookieSize),
     store,
     validate: validate as ResolvedOptions['validate'],
     schema,

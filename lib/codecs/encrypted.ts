@@ -2,8 +2,10 @@
  * The encrypted cookie: its holder can neither read nor change it.
  *
  *   value = HEAD "." BLOB
- *   HEAD  = "e2" ["p"] ["v" VERSION]    format e, version 2; p: permanent; VERSION: base36 of the
- *                                       `version` option that wrote it, left out for 0
+ *   HEAD  = "e2" ["p"] ["v" VERSION] [CHUNKS]
+ *                                       format e, version 2; p: permanent; VERSION: base36 of the
+ *                                       `version` option that wrote it, left out for 0; CHUNKS: how
+ *                                       a value longer than one cookie is split (`chunk-field.ts`)
  *                                       (cleartext, authenticated as AAD)
  *   BLOB  = b64url(NONCE || CT || TAG)  canonical base64url without padding
  *   NONCE = 24 random bytes             a fresh one for every value
@@ -66,7 +68,8 @@
  */
 import { randomFillSync } from 'node:crypto'
 import { parseContent, stringifyContent } from '../serialize.js'
-import { Scratch, writeUtf8 } from './bytes.js'
+import { base64urlLength, Scratch, writeUtf8 } from './bytes.js'
+import { CHUNK_FIELD, checkLayout, chunkField } from './chunk-field.js'
 import { defaultAead, type Aead, type AeadName } from './cipher.js'
 import { deriveKeys } from './mac.js'
 import { versionSuffix } from './signed.js'
@@ -77,7 +80,7 @@ const NONCE = 24
 const TAG = 16
 const TIMES = 10
 const BUCKET = 32
-const HEAD = /^e2(p?)(?:v([1-9a-z][0-9a-z]{0,5}))?$/
+const HEAD = new RegExp(`^e2(p?)(?:v([1-9a-z][0-9a-z]{0,5}))?${CHUNK_FIELD}$`)
 /** The most bytes a value of MAX_VALUE_LENGTH base64url characters decodes to. */
 const MAX_BLOB = MAX_VALUE_LENGTH / 4 * 3
 
@@ -94,13 +97,14 @@ export interface EncryptedCodec extends CookieCodec {
 
 /**
  * Builds the encrypted codec for the given secrets (the first one encrypts),
- * sealing values of data version `version` (the `version` option).
+ * sealing values of data version `version` (the `version` option), and
+ * opening values split over up to `maxChunks` cookies (the `maxChunks` option).
  *
  * @param aead - The XChaCha20-Poly1305 backend: by default `sodium-native`
  *   when it loads, else noble. Internal: tests pass one, to run the codec
  *   on each backend; the plugin passes `undefined`.
  */
-export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = defaultAead(), version = 0): EncryptedCodec {
+export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = defaultAead(), version = 0, maxChunks = 1): EncryptedCodec {
   const keys = deriveKeys(secrets, INFO)
   const sealKey = keys[0] as Buffer
   // The heads this codec seals with, as text and as the AAD's bytes.
@@ -114,10 +118,11 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
   // match, and the next key of a rotation needs the ciphertext intact.
   // Their views are made once per length: a view is an object, and most
   // sessions use a few sizes.
-  const blob = Buffer.alloc(MAX_BLOB)
+  const maxLength = maxChunks * MAX_VALUE_LENGTH
+  const blob = Buffer.alloc(maxChunks * MAX_BLOB)
   const nonce = blob.subarray(0, NONCE)
   const afterNonce = new Scratch(blob.subarray(NONCE))
-  const plain = new Scratch(MAX_BLOB)
+  const plain = new Scratch(maxChunks * MAX_BLOB)
   // Nonces are copied out of a pool: one CSPRNG call per 256 cookies instead
   // of one each (0.1 µs against 2.0 for crypto.randomBytes(24)). The pool is
   // refilled once used up.
@@ -129,7 +134,7 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
     stringify: stringifyContent,
     parse: parseContent,
 
-    seal (body, permanent, created, issued) {
+    seal (body, permanent, created, issued, plan) {
       let out = blob
       let length: number
       if (room(body.length * 3) <= blob.length) {
@@ -155,21 +160,33 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
       poolAt += NONCE
       out.writeUIntBE(created, NONCE, 5)
       out.writeUIntBE(issued, NONCE + 5, 5)
+      let head = permanent ? heads.permanent : heads.plain
+      let aad = permanent ? aads.permanent : aads.plain
+      if (plan !== undefined) {
+        // The value's length is known before encrypting: the chunk field can be part of the AAD.
+        const field = chunkField(head.length + 1 + base64urlLength(size), plan)
+        if (field !== '') {
+          head += field
+          aad = Buffer.from(head)
+        }
+      }
       // Encrypted in place: both backends allow the ciphertext to start where the plaintext does.
       const own = out === blob
       aead.seal(
         own ? afterNonce.view(padded + TAG) : out.subarray(NONCE, size),
         own ? afterNonce.view(padded) : out.subarray(NONCE, NONCE + padded),
-        permanent ? aads.permanent : aads.plain, own ? nonce : out.subarray(0, NONCE), sealKey)
-      return `${permanent ? heads.permanent : heads.plain}.${out.toString('base64url', 0, size)}`
+        aad, own ? nonce : out.subarray(0, NONCE), sealKey)
+      return `${head}.${out.toString('base64url', 0, size)}`
     },
 
     open (value): Envelope | string {
-      if (value.length > MAX_VALUE_LENGTH) return 'the value is too long'
+      if (value.length > maxLength) return 'the value is too long'
       const dot = value.indexOf('.')
       const headText = value.slice(0, dot < 0 ? 0 : dot)
       const headMatch = HEAD.exec(headText)
       if (headMatch === null) return 'the value is malformed'
+      const layout = checkLayout(headMatch[3], headMatch[4], value.length, maxChunks)
+      if (layout !== undefined) return layout
       const permanent = headMatch[1] === 'p'
       const text = value.slice(dot + 1)
       const size = blob.write(text, 'base64url')

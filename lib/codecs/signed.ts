@@ -2,9 +2,10 @@
  * The signed cookie: readable by its holder, but not changeable.
  *
  *   value   = HEAD "." PAYLOAD "." CREATED "." ISSUED "." SIG
- *   HEAD    = "2" ["p"] ["z"] ["v" VERSION]
+ *   HEAD    = "2" ["p"] ["z"] ["v" VERSION] [CHUNKS]
  *             format version 2; p: permanent; z: PAYLOAD is deflated;
- *             VERSION: base36 of the `version` option that wrote it, left out for 0
+ *             VERSION: base36 of the `version` option that wrote it, left out for 0;
+ *             CHUNKS: how a value longer than one cookie is split (`chunk-field.ts`)
  *   PAYLOAD = b64url(body)  |  b64url(deflateRaw(body))
  *   CREATED = base36(Unix seconds the session was created)
  *   ISSUED  = base36(Unix seconds this value was signed)
@@ -20,11 +21,12 @@ import { randomBytes } from 'node:crypto'
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import { parseContent, stringifyContent } from '../serialize.js'
 import { base64urlLength, Scratch, writeAscii, writeBase64url, writeUtf8 } from './bytes.js'
+import { CHUNK_FIELD, checkLayout, chunkField } from './chunk-field.js'
 import { deriveKeys, hmacSha256, MESSAGE_AT, type Mac } from './mac.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session signed v2'
-const HEAD = /^2p?z?(?:v([1-9a-z][0-9a-z]{0,5}))?$/
+const HEAD = new RegExp(`^2p?z?(?:v([1-9a-z][0-9a-z]{0,5}))?${CHUNK_FIELD}$`)
 const SECONDS = /^[1-9a-z][0-9a-z]{0,8}$/
 const SIG = /^[A-Za-z0-9_-]{43}$/
 /** Bodies shorter than this are never worth deflating. */
@@ -59,10 +61,12 @@ export function versionSuffix (version: number): string {
 
 /**
  * Builds the signed codec for the given secrets (the first one signs),
- * sealing values of data version `version` (the `version` option).
+ * sealing values of data version `version` (the `version` option), and
+ * opening values split over up to `maxChunks` cookies (the `maxChunks` option).
  */
-export function signedCodec (secrets: readonly Buffer[], version = 0): CookieCodec {
+export function signedCodec (secrets: readonly Buffer[], version = 0, maxChunks = 1): CookieCodec {
   const macs = deriveKeys(secrets, INFO).map(hmacSha256)
+  const maxLength = maxChunks * MAX_VALUE_LENGTH
   const signer = macs[0] as Mac
   const suffix = versionSuffix(version)
 
@@ -76,7 +80,7 @@ export function signedCodec (secrets: readonly Buffer[], version = 0): CookieCod
     // The signed part is written by hand straight into the signer's buffer,
     // after its pad block, and made a string once: each call into C++ (a
     // Buffer's write or toString) cost about 0.4 µs inside a loaded server.
-    seal (body, permanent, created, issued) {
+    seal (body, permanent, created, issued, plan) {
       let n = writeUtf8(body, utf8.reserve(body.length * 3), 0)
       let source: Uint8Array = utf8.buffer // after the write, which may replace the buffer
       let head = permanent ? '2p' : '2'
@@ -90,6 +94,8 @@ export function signedCodec (secrets: readonly Buffer[], version = 0): CookieCod
       }
       if (suffix !== '') head += suffix
       const times = `.${createdText(created)}.${issuedText(issued)}`
+      // The value's length is known before signing: the chunk field can be part of what is signed.
+      if (plan !== undefined) head += chunkField(head.length + base64urlLength(n) + times.length + 45, plan)
       const out = signer.room(head.length + 1 + base64urlLength(n) + times.length)
       let at = writeAscii(head, out, MESSAGE_AT)
       out[at++] = 46 // '.'
@@ -99,7 +105,7 @@ export function signedCodec (secrets: readonly Buffer[], version = 0): CookieCod
     },
 
     open (value): Envelope | string {
-      if (value.length > MAX_VALUE_LENGTH) return 'the value is too long'
+      if (value.length > maxLength) return 'the value is too long'
       const parts = value.split('.')
       if (parts.length !== 5) return 'the value is malformed'
       const [head, payload, createdText, issuedText, sig] = parts as [string, string, string, string, string]
@@ -109,6 +115,8 @@ export function signedCodec (secrets: readonly Buffer[], version = 0): CookieCod
       if (headMatch === null || created === undefined || issued === undefined || !SIG.test(sig)) {
         return 'the value is malformed'
       }
+      const layout = checkLayout(headMatch[2], headMatch[3], value.length, maxChunks)
+      if (layout !== undefined) return layout
       const signed = value.slice(0, value.length - 44)
       let keyIndex = -1
       for (let i = 0; i < macs.length; i++) {

@@ -4,6 +4,7 @@
  * `fastify`, never logs and never throws on a client's cookie.
  */
 import type { SessionContent } from '../serialize.js'
+import type { ChunkPlan } from './chunk-field.js'
 
 /** No codec accepts a longer cookie value, so none is cached or issued beyond it either. */
 export const MAX_VALUE_LENGTH = 8192
@@ -30,8 +31,12 @@ export interface CookieCodec {
   stringify (content: SessionContent): string
   /** Parses a verified body. Throws on anything `stringify` would not write. */
   parse (body: string): SessionContent
-  /** Signs (or encrypts) a body into a cookie value. */
-  seal (body: string, permanent: boolean, created: number, issued: number): string
+  /**
+   * Signs (or encrypts) a body into a cookie value. With a `plan` (the
+   * `maxChunks` option above 1), a value longer than `plan.single` gets a
+   * chunk field in its head, saying how it is split (`chunk-field.ts`).
+   */
+  seal (body: string, permanent: boolean, created: number, issued: number, plan?: ChunkPlan): string
   /** Verifies a cookie value. Returns the reason as a string when it is rejected. */
   open (value: string): Envelope | string
   /**
