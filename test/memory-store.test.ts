@@ -158,6 +158,109 @@ t.test('without userKey, destroyUser rejects with a coded error and deletes noth
   t.equal(store.size, 1)
 })
 
+t.test('listUser lists each live session of a user, the most recently seen first, with its creation time and the last time it was written or refreshed', async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const store = new MemoryStore({ userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '1000000' }), 100)
+  clock.set(1_000_010)
+  await store.set('a2', create({ username: '"ada"', _created: '1000010' }), 100)
+  await store.set('b1', create({ username: '"bob"', _created: '1000010' }), 100)
+  t.same(await store.listUser('ada'), [
+    { id: 'a2', created: 1_000_010, lastSeen: 1_000_010 },
+    { id: 'a1', created: 1_000_000, lastSeen: 1_000_000 }
+  ])
+  clock.set(1_000_020)
+  await store.touch('a1', 100)
+  t.same((await store.listUser('ada'))[0], { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 }, 'touch counts as seen')
+  clock.set(1_000_030)
+  await store.set('a2', merge({ counter: '1' }), 100)
+  t.same((await store.listUser('ada'))[0], { id: 'a2', created: 1_000_010, lastSeen: 1_000_030 }, 'and so does a write')
+  clock.set(1_000_040)
+  await store.rename('a2', 'a3', { username: '"ada"', _created: '1000040' }, 100)
+  t.same(await store.listUser('ada'), [
+    { id: 'a3', created: 1_000_040, lastSeen: 1_000_040 },
+    { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 }
+  ], 'and a rename, under the new id')
+  await store.get('a1')
+  await store.get('a3')
+  t.same(store[kImmediate]?.get('a1', 1_000_040), { username: '"ada"', _created: '1000000' }, 'the plugin\'s own reads do not count as seen')
+  t.same((await store.listUser('ada')).map((s) => s.lastSeen), [1_000_040, 1_000_020], 'nor do reads')
+  t.same(await store.listUser('bob'), [{ id: 'b1', created: 1_000_010, lastSeen: 1_000_010 }])
+
+  clock.set(1_000_121)
+  t.equal(store.size, 3)
+  t.same(await store.listUser('ada'), [{ id: 'a3', created: 1_000_040, lastSeen: 1_000_040 }], 'an expired session is left out')
+  t.equal(store.size, 2, 'and deleted, which takes it out of the index')
+  t.equal(await store.destroyUser('ada'), 1)
+})
+
+t.test('sessions seen in the same second are listed by id, and a record without the plugin\'s creation time is left out', async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const store = new MemoryStore({ userKey: 'username' })
+  for (const id of ['c', 'a', 'd', 'b']) await store.set(id, create({ username: '7', _created: '999990' }), 100)
+  await store.set('no-created', create({ username: '7' }), 100)
+  await store.set('bad-created', create({ username: '7', _created: 'yesterday' }), 100)
+  t.same((await store.listUser(7)).map((s) => s.id), ['a', 'b', 'c', 'd'], 'a number user is found by its text')
+  t.same((await store.listUser('7')).map((s) => s.lastSeen), [1_000_000, 1_000_000, 1_000_000, 1_000_000])
+  t.equal(await store.destroyUser('7'), 6, 'destroyUser still ends the sessions that listing leaves out')
+})
+
+t.test('listUser leaves the LRU order as it was: listing is not a use', async (t) => {
+  const store = new MemoryStore({ max: 2, userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '1' }), 100)
+  await store.set('b1', create({ username: '"bob"', _created: '1' }), 100)
+  t.equal((await store.listUser('ada')).length, 1)
+  await store.set('c1', create({ username: '"cy"', _created: '1' }), 100)
+  t.equal(await store.get('a1'), null, 'a1 was still the least recently used')
+  t.same(await store.listUser('ada'), [], 'and the evicted session left the index')
+})
+
+t.test('destroyUser with except ends every other session of the user, and keeps that one', async (t) => {
+  const store = new MemoryStore({ userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '1' }), 100)
+  await store.set('a2', create({ username: '"ada"', _created: '1' }), 100)
+  await store.set('a3', create({ username: '"ada"', _created: '1' }), 100)
+  await store.set('b1', create({ username: '"bob"', _created: '1' }), 100)
+  t.equal(await store.destroyUser('ada', { except: 'b1' }), 3, 'an except of another user\'s session keeps none of ada\'s')
+  await store.set('a1', create({ username: '"ada"', _created: '1' }), 100)
+  await store.set('a2', create({ username: '"ada"', _created: '1' }), 100)
+  t.equal(await store.destroyUser('ada', { except: 'a2' }), 1)
+  t.same((await store.listUser('ada')).map((s) => s.id), ['a2'])
+  t.equal(await store.destroyUser('ada', { except: 'a2' }), 0, 'nothing else is left')
+  t.equal(await store.destroyUser('ada', {}), 1, 'an empty options object keeps none')
+  t.ok(await store.get('b1'), 'bob\'s session was never touched')
+})
+
+t.test('listUser, destroyUser and destroy with a user or id that does not exist, an empty string, a number or no string at all resolve empty or 0', async (t) => {
+  const store = new MemoryStore({ userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '1' }), 100)
+  await store.set('e1', create({ username: '""', _created: '1' }), 100)
+  await store.set('n1', create({ username: 'null', _created: '1' }), 100)
+  const users: unknown[] = ['nobody', '', 404, NaN, null, undefined, { toString: () => 'ada' }, ['ada'], true]
+  for (const user of users) {
+    const name = typeof user === 'object' && user !== null ? JSON.stringify(user) : String(user)
+    t.same(await store.listUser(user as string), [], `listUser(${name})`)
+    t.equal(await store.destroyUser(user as string), 0, `destroyUser(${name})`)
+  }
+  t.equal(await store.destroyUser('ada', { except: 404 as unknown as string }), 1, 'an except that is no id keeps none')
+  await store.set('a1', create({ username: '"ada"', _created: '1' }), 100)
+  t.equal(await store.destroyUser('ada', null as unknown as undefined), 1, 'nor do options that are no object')
+  await store.set('a1', create({ username: '"ada"', _created: '1' }), 100)
+  for (const id of ['missing', '', 404, undefined]) await store.destroy(id as string)
+  t.equal(store.size, 3, 'destroy of an id that is not there deletes nothing')
+  t.ok(await store.get('e1'), 'a session whose user is the empty string is kept, but indexed by no user')
+  t.ok(await store.get('n1'), 'and so is one whose user is null')
+})
+
+t.test('without userKey, listUser rejects with a coded error', async (t) => {
+  const store = new MemoryStore()
+  await t.rejects(store.listUser('ada'), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: 'Invalid option MemoryStore userKey: expected a session key naming the user, to call listUser(), received undefined' })
+  await t.rejects(store.listUser(''), { code: 'FST_ERR_SESSION_INVALID_OPTION' }, 'whatever the user given')
+  await t.rejects(store.destroyUser('', { except: 'a1' }), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /to call destroyUser\(\)/ })
+})
+
 t.test('a max that is not a positive whole number throws a coded error', async (t) => {
   for (const max of [0, -1, 1.5, NaN, Infinity, '10']) {
     t.throws(() => new MemoryStore({ max: max as number }), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /MemoryStore max/ }, String(max))

@@ -1,6 +1,6 @@
 /**
  * `RedisStore` against a real redis-server (test/helpers/redis.ts): the
- * `SessionStore` contract, read back with HGETALL, TTL and SMEMBERS; the
+ * `SessionStore` contract, read back with HGETALL, TTL and ZRANGE; the
  * user index; timeouts; and the Redis Cluster path on a one-node cluster.
  */
 import { once } from 'node:events'
@@ -130,7 +130,7 @@ t.test('a save is one command', needsRedis, async (t) => {
   })
   t.same(sent, ['EVALSHA'])
   t.same(inScripts.filter((c) => c !== 'TIME'),
-    ['EXISTS', 'HGET', 'HDEL', 'HSET', 'PEXPIRE', 'HGET', 'SREM', 'SADD', 'PTTL', 'PEXPIRE'],
+    ['EXISTS', 'HGET', 'HDEL', 'HSET', 'PEXPIRE', 'HGET', 'ZREM', 'ZADD', 'PTTL', 'PEXPIRE'],
     'the record and the user index change together')
 })
 
@@ -138,7 +138,7 @@ t.test('the user index follows each session\'s user, and outlives its sessions',
   const redis = await startRedis(t)
   const admin = await redis.client()
   const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
-  const members = async (user: string): Promise<string[]> => (await admin.smembers(`session:user:${user}`)).sort()
+  const members = async (user: string): Promise<string[]> => (await admin.zrange(`session:user:${user}`, 0, -1)).sort()
   await store.set('s1', create({ username: '"ada"' }), 100)
   await store.set('s2', create({ username: '"ada"', a: '1' }), 200)
   await store.set('s3', create({ username: '42' }), 100)
@@ -173,7 +173,7 @@ t.test('destroyUser deletes every session of a user and the index, and counts th
   await store.set('n1', create({ username: '7' }), 100)
   await store.set('n2', create({ username: '"7"' }), 100)
   // An index entry that no longer matches its record is never followed.
-  await admin.sadd('session:user:ada', 'b1', 'expired')
+  await admin.zadd('session:user:ada', 0, 'b1', 0, 'expired')
   t.equal(await store.destroyUser('ada'), 2)
   t.same((await admin.keys('*')).sort(), ['session:b1', 'session:n1', 'session:n2', 'session:user:7', 'session:user:bob'])
   t.equal(await store.destroyUser(7), 2, 'the number 7 and the string "7" are one user, as in MemoryStore')
@@ -277,7 +277,7 @@ t.test('on Redis Cluster, each key is written by its own command, and the index 
   const redis = await startRedis(t, { cluster: true })
   const admin = await redis.client()
   const store = new RedisStore({ client: await redis.cluster(), userKey: 'username' })
-  const members = async (user: string): Promise<string[]> => (await admin.smembers(`session:user:${user}`)).sort()
+  const members = async (user: string): Promise<string[]> => (await admin.zrange(`session:user:${user}`, 0, -1)).sort()
   await store.set('s1', create({ username: '"ada"', a: '1' }), 100)
   await store.set('s2', create({ username: '"ada"' }), 200)
   t.same(await store.get('s1'), { username: '"ada"', a: '1' })
@@ -300,7 +300,7 @@ t.test('on Redis Cluster, each key is written by its own command, and the index 
   await store.destroy('s1')
   t.same(await members('bob'), [])
 
-  await admin.sadd('session:user:ada', 's-other')
+  await admin.zadd('session:user:ada', 0, 's-other')
   await admin.hset('session:s-other', 'username', '"eve"')
   t.equal(await store.destroyUser('ada'), 1)
   t.same((await admin.keys('*')).sort(), ['session:s-other'])

@@ -10,7 +10,10 @@ import { LRUCache } from 'lru-cache'
 import { clock } from '../clock.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from '../errors.js'
 import { checkStoreOptions } from '../invalid-option.js'
-import { kImmediate, userOf, type ImmediateStore, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
+import {
+  byLastSeen, createdOf, kImmediate, userName, userOf, type DestroyUserOptions, type ImmediateStore, type SessionStore,
+  type StoreChange, type StoreRecord, type UserIndex, type UserIndexOptions, type UserSession
+} from './types.js'
 
 /** Options of `MemoryStore`. */
 export interface MemoryStoreOptions extends UserIndexOptions {
@@ -24,17 +27,18 @@ export interface MemoryStoreOptions extends UserIndexOptions {
 // The name other stores give an option of this one, and what to write instead.
 const RENAMED = new Map([['maxSize', 'max instead, the most sessions kept']])
 
-/** A record and when it expires, in Unix seconds. */
+/** A record, when it expires, and when it was last written or refreshed, in Unix seconds. */
 interface Entry {
   record: Readonly<StoreRecord>
   expires: number
+  seen: number
 }
 
 /** Each store's operations that answer at once (see `[kImmediate]`). */
 const immediate = new WeakMap<MemoryStore, ImmediateStore>()
 
 /** A bounded in-process session store, for one process. */
-export class MemoryStore implements SessionStore {
+export class MemoryStore implements SessionStore, UserIndex {
   readonly #records: LRUCache<string, Entry>
   readonly #userKey: string | undefined
   readonly #users = new Map<string, Set<string>>()
@@ -108,19 +112,22 @@ export class MemoryStore implements SessionStore {
     for (const field of change.delete) delete record[field]
     Object.assign(record, change.set)
     if (current === undefined) {
-      this.#records.set(id, { record, expires: now + ttl })
+      this.#records.set(id, { record, expires: now + ttl, seen: now })
     } else {
       // The entry stays (#live made it the most recently used); its record is replaced.
       this.#unindex(id, current.record)
       current.record = record
       current.expires = now + ttl
+      current.seen = now
     }
     this.#index(id, record)
   }
 
   #touch (id: string, ttl: number, now: number): void {
     const entry = this.#live(id, now)
-    if (entry !== undefined) entry.expires = now + ttl
+    if (entry === undefined) return
+    entry.expires = now + ttl
+    entry.seen = now
   }
 
   #destroy (id: string): void {
@@ -131,7 +138,7 @@ export class MemoryStore implements SessionStore {
     if (this.#live(oldId, now) === undefined) return // deleted or expired meanwhile: it stays ended
     this.#records.delete(oldId)
     const moved = Object.assign({}, record)
-    this.#records.set(newId, { record: moved, expires: now + ttl })
+    this.#records.set(newId, { record: moved, expires: now + ttl, seen: now })
     this.#index(newId, moved)
   }
 
@@ -171,14 +178,51 @@ export class MemoryStore implements SessionStore {
     this.#rename(oldId, newId, record, ttl, clock.now())
   }
 
-  /** Deletes every session of a user (requires `userKey`). Returns how many. */
-  async destroyUser (user: string | number): Promise<number> {
+  /** The ids in a user's index (requires `userKey`); none for a user that no session can be indexed by. */
+  #idsOf (user: unknown, method: string): string[] {
     if (this.#userKey === undefined) {
-      throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore userKey', 'a session key naming the user, to call destroyUser()', 'undefined')
+      throw new FST_ERR_SESSION_INVALID_OPTION('MemoryStore userKey', `a session key naming the user, to call ${method}`, 'undefined')
     }
+    const name = userName(user)
+    const ids = name === undefined ? undefined : this.#users.get(name)
+    // A copy: deleting a record removes its id from the set.
+    return ids === undefined ? [] : [...ids]
+  }
+
+  /**
+   * Each live session of a user (requires `userKey`), the most recently
+   * seen first. An expired one is deleted, which removes it from the index.
+   * Listing does not count as a use: it leaves the sessions' places in
+   * the LRU order as they were.
+   */
+  async listUser (user: string | number): Promise<UserSession[]> {
+    const ids = this.#idsOf(user, 'listUser()')
+    const now = clock.now()
+    const sessions: UserSession[] = []
+    for (const id of ids) {
+      const entry = this.#records.peek(id) as Entry
+      if (entry.expires < now) {
+        this.#records.delete(id)
+        continue
+      }
+      const created = createdOf(entry.record._created)
+      // A record written without the plugin's creation time (through the store's own methods) is not a session to list.
+      if (created !== undefined) sessions.push({ id, created, lastSeen: Math.max(entry.seen, created) })
+    }
+    return byLastSeen(sessions)
+  }
+
+  /**
+   * Deletes every session of a user (requires `userKey`) but
+   * `options.except`. Resolves to how many live sessions it deleted.
+   */
+  async destroyUser (user: string | number, options?: DestroyUserOptions): Promise<number> {
+    const ids = this.#idsOf(user, 'destroyUser()')
+    const except = options?.except
     const now = clock.now()
     let count = 0
-    for (const id of [...(this.#users.get(String(user)) ?? [])]) {
+    for (const id of ids) {
+      if (id === except) continue
       // An expired record is still in the cache until it is read: it is not counted.
       if (this.#live(id, now) !== undefined) count++
       this.#records.delete(id)

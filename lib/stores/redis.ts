@@ -4,8 +4,11 @@
  *   prefix + id               a hash, one field per session key (tagged JSON)
  *                             plus the plugin's `_created`, `_permanent` and
  *                             `_flashes`; it expires with the session
- *   prefix + 'user:' + user   with `userKey`: a set of the user's session ids,
- *                             expiring no sooner than the latest of them
+ *   prefix + 'user:' + user   with `userKey`: a sorted set of the user's
+ *                             session ids, each scored with the last time it
+ *                             was written or refreshed (Unix seconds, on the
+ *                             plugin's clock); it expires no sooner than the
+ *                             latest of them
  *
  * Every write is one Lua script, so it applies whole or not at all, and a
  * save changes only the fields it names (merge by key). On Redis Cluster the
@@ -13,8 +16,10 @@
  * each script touches the record alone, and the user index is updated by a
  * second command. `regenerate()` then deletes the old record before it
  * writes the new one, so a failure in between ends the session rather than
- * leaving the old id alive. `destroyUser()` checks each record's user field,
- * so an index that missed an update never deletes another user's session.
+ * leaving the old id alive. `listUser()` and `destroyUser()` check each
+ * record's user field, so an index that missed an update never lists or
+ * deletes another user's session; they read the user's index and its
+ * records only, never the keyspace (no KEYS or SCAN).
  *
  * Every call is bounded by `timeout`. Each write also carries its deadline
  * on Redis's clock, and a script that starts after it does nothing: a write
@@ -22,8 +27,12 @@
  * the request got its 503.
  */
 import { createHash } from 'node:crypto'
+import { clock } from '../clock.js'
 import { checkStoreOptions, invalidOption } from '../invalid-option.js'
-import { userOf, type SessionStore, type StoreChange, type StoreRecord, type UserIndexOptions } from './types.js'
+import {
+  byLastSeen, createdOf, userName, userOf, type DestroyUserOptions, type SessionStore, type StoreChange, type StoreRecord,
+  type UserIndex, type UserIndexOptions, type UserSession
+} from './types.js'
 
 /**
  * The part of an ioredis `Redis` or `Cluster` client that the store uses.
@@ -37,8 +46,6 @@ export interface RedisClient {
   evalsha (sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   eval (script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>
   hgetall (key: string): Promise<Record<string, string>>
-  smembers (key: string): Promise<string[]>
-  srem (key: string, ...members: string[]): Promise<number>
 }
 
 /** Options of `RedisStore`. */
@@ -62,42 +69,74 @@ export interface RedisStoreOptions extends UserIndexOptions {
   timeout?: number
 }
 
-/** A script's reply: status (0 too late, 1 done, 2 no record), Redis's time in ms, old and new user fields, count. */
-type Reply = [status: number, now: number, oldUser?: string | null | undefined, newUser?: string | null | undefined, count?: number]
+/**
+ * A script's reply: status (0 too late, 1 done, 2 no record), Redis's time
+ * in ms, old and new user fields, and a count or a list.
+ */
+type Reply = [status: number, now: number, oldUser?: string | null | undefined, newUser?: string | null | undefined,
+  result?: number | string | string[] | null]
 
 interface Script { lua: string, sha: string }
 
 // ARGV of every script: deadline (Redis ms, 0 none), userKey ('' none), index here ('1'),
-// ttl (ms), id; then the script's own. The index keys are derived from KEYS[1], so they
-// carry any keyPrefix of the client.
+// ttl (ms), id, the time seen (Unix seconds); then the script's own. The index keys are
+// derived from KEYS[1], so they carry any keyPrefix of the client.
 const PRELUDE = `
 if redis.replicate_commands then redis.replicate_commands() end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local deadline = tonumber(ARGV[1])
 if deadline > 0 and now > deadline then return {0, now} end
-local userKey, indexed, ttl, id = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
+local userKey, indexed, ttl, id, seen = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5], ARGV[6]
 local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #id)
+-- A record's user field: false when there is none, or the key is no hash (an index entry written by hand).
 local function userField (key)
   if userKey == '' then return false end
-  return redis.call('HGET', key, userKey)
+  local text = redis.pcall('HGET', key, userKey)
+  if type(text) ~= 'string' then return false end
+  return text
 end
--- userOf() of types.ts: a JSON string's value, or a JSON number's text (JSON.stringify(n) is String(n)).
+-- userOf() of types.ts: a JSON non-empty string's value, or a JSON number's text (JSON.stringify(n) is String(n)).
 local function userOf (text)
   if not text then return false end
   if tonumber(text) then return text end
   local ok, value = pcall(cjson.decode, text)
-  if ok and type(value) == 'string' then return value end
+  if ok and type(value) == 'string' and value ~= '' then return value end
   return false
 end
+-- Makes a user's index a sorted set, if it is not one or none: a set (the index's earlier
+-- form) keeps its ids, with no time seen yet; anything else (written by hand) is dropped.
+local function normalize (index)
+  local kind = redis.call('TYPE', index).ok
+  if kind == 'zset' or kind == 'none' then return end
+  local members = kind == 'set' and redis.call('SMEMBERS', index) or {}
+  local pttl = redis.call('PTTL', index)
+  redis.call('DEL', index)
+  for _, member in ipairs(members) do redis.call('ZADD', index, 0, member) end
+  if pttl > 0 and #members > 0 then redis.call('PEXPIRE', index, pttl) end
+end
+-- A command on an index, which normalize() repairs first when the index is not a sorted set.
+local function onIndex (command, index, ...)
+  if type(redis.pcall(command, index, ...)) == 'table' then
+    normalize(index)
+    redis.call(command, index, ...)
+  end
+end
 local function addTo (index, member)
-  redis.call('SADD', index, member)
+  onIndex('ZADD', index, seen, member)
   if redis.call('PTTL', index) < tonumber(ttl) then redis.call('PEXPIRE', index, ttl) end
 end
 local function reindex (oldId, newId, oldText, newText)
   local old, new = userOf(oldText), userOf(newText)
-  if old and (old ~= new or oldId ~= newId) then redis.call('SREM', prefix .. 'user:' .. old, oldId) end
+  if old and (old ~= new or oldId ~= newId) then onIndex('ZREM', prefix .. 'user:' .. old, oldId) end
   if new then addTo(prefix .. 'user:' .. new, newId) end
+end
+-- What listUser() reports of an id in a user's index: false when its record is not the user's
+-- (expired, deleted, another user's, or no session), else its creation time ('' if it has none).
+local function createdOf (member, user)
+  local key = prefix .. member
+  if userOf(userField(key)) ~= user then return false end
+  return redis.call('HGET', key, '_created') or ''
 end
 `
 
@@ -106,14 +145,14 @@ function script (body: string): Script {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') }
 }
 
-// ARGV[6] '1' to create, ARGV[7] the number of fields to delete, then those fields, then field/value pairs.
+// ARGV[7] '1' to create, ARGV[8] the number of fields to delete, then those fields, then field/value pairs.
 const SET = script(`
 local key = KEYS[1]
-if ARGV[6] == '0' and redis.call('EXISTS', key) == 0 then return {2, now} end
+if ARGV[7] == '0' and redis.call('EXISTS', key) == 0 then return {2, now} end
 local old = userField(key)
-local n = tonumber(ARGV[7])
-if n > 0 then redis.call('HDEL', key, unpack(ARGV, 8, 7 + n)) end
-if #ARGV > 7 + n then redis.call('HSET', key, unpack(ARGV, 8 + n)) end
+local n = tonumber(ARGV[8])
+if n > 0 then redis.call('HDEL', key, unpack(ARGV, 9, 8 + n)) end
+if #ARGV > 8 + n then redis.call('HSET', key, unpack(ARGV, 9 + n)) end
 redis.call('PEXPIRE', key, ttl)
 local new = userField(key)
 if indexed then reindex(id, id, old, new) end
@@ -127,41 +166,83 @@ if indexed then reindex(id, id, user, user) end
 return {1, now, user, user}
 `)
 
-// ARGV[6]: '' or the user that the record must belong to.
+// ARGV[7]: '' or the user that the record must belong to.
 const DESTROY = script(`
 local user = userField(KEYS[1])
-if ARGV[6] ~= '' and userOf(user) ~= ARGV[6] then return {1, now, false, false, 0} end
+if ARGV[7] ~= '' and userOf(user) ~= ARGV[7] then return {1, now, false, false, 0} end
 local count = redis.call('DEL', KEYS[1])
 if indexed then reindex(id, id, user, false) end
 return {1, now, user, false, count}
 `)
 
-// KEYS[2] the new record; ARGV[6] the new id, then field/value pairs.
+// KEYS[2] the new record; ARGV[7] the new id, then field/value pairs.
 const RENAME = script(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {2, now} end
 local old = userField(KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2])
-if #ARGV > 6 then redis.call('HSET', KEYS[2], unpack(ARGV, 7)) end
+if #ARGV > 7 then redis.call('HSET', KEYS[2], unpack(ARGV, 8)) end
 redis.call('PEXPIRE', KEYS[2], ttl)
 local new = userField(KEYS[2])
-if indexed then reindex(id, ARGV[6], old, new) end
+if indexed then reindex(id, ARGV[7], old, new) end
 return {1, now, old, new}
 `)
 
-// KEYS[1] the user's index; ARGV[5] is 'user:' .. user, so that prefix is the store's; ARGV[6] the user.
-const DESTROY_USER = script(`
-local count = 0
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local key = prefix .. member
-  if userOf(userField(key)) == ARGV[6] then count = count + redis.call('DEL', key) end
+// The scripts below read a user's index, KEYS[1]: ARGV[5] is 'user:' .. user, so that
+// prefix is the store's; ARGV[7] the user.
+
+// Each live session's id, creation time and time seen; the index loses the others.
+const LIST_USER = script(`
+normalize(KEYS[1])
+local list = {}
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #entries, 2 do
+  local created = createdOf(entries[i], ARGV[7])
+  if created then
+    table.insert(list, entries[i])
+    table.insert(list, created)
+    table.insert(list, entries[i + 1])
+  else
+    redis.call('ZREM', KEYS[1], entries[i])
+  end
 end
-redis.call('DEL', KEYS[1])
+return {1, now, false, false, list}
+`)
+
+// ARGV[8] the id of a session to keep ('' none).
+const DESTROY_USER = script(`
+normalize(KEYS[1])
+local count = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if member ~= ARGV[8] then
+    local key = prefix .. member
+    if userOf(userField(key)) == ARGV[7] then count = count + redis.call('DEL', key) end
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
 return {1, now, false, false, count}
 `)
 
-// Cluster only: KEYS[1] a user's index.
+// Cluster only, where a user's records are in other slots than the index. The index's
+// ids and their times seen, as a flat list.
+const MEMBERS = script(`
+normalize(KEYS[1])
+return {1, now, false, false, redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')}
+`)
+
+// Cluster only: KEYS[1] a record, ARGV[5] its id, ARGV[7] the user: createdOf() of it.
+const CREATED = script(`
+return {1, now, false, false, createdOf(id, ARGV[7])}
+`)
+
+// Cluster only: KEYS[1] a user's index, to which the id is added.
 const INDEX = script(`
 addTo(KEYS[1], id)
+return {1, now}
+`)
+
+// Cluster only: KEYS[1] a user's index, ARGV[7] and on the ids to remove from it.
+const UNINDEX = script(`
+for i = 7, #ARGV do onIndex('ZREM', KEYS[1], ARGV[i]) end
 return {1, now}
 `)
 
@@ -180,7 +261,7 @@ function isClient (value: unknown): value is RedisClient {
 }
 
 /** A session store in Redis (standalone, Sentinel or Cluster), through an ioredis client. */
-export class RedisStore implements SessionStore {
+export class RedisStore implements SessionStore, UserIndex {
   readonly #client: RedisClient
   readonly #prefix: string
   readonly #timeout: number
@@ -237,14 +318,18 @@ export class RedisStore implements SessionStore {
     })
   }
 
-  /** Runs a script with the common arguments; `deadline` is on our clock (`performance.now()`). */
-  async #eval (deadline: number, s: Script, keys: string[], ttl: number, id: string, extra: Array<string | number>): Promise<Reply> {
+  /**
+   * Runs a script with the common arguments; `deadline` is on our clock
+   * (`performance.now()`), `seen` the plugin's (Unix seconds, 0 when the
+   * script does not index).
+   */
+  async #eval (deadline: number, s: Script, keys: string[], ttl: number, id: string, extra: Array<string | number>, seen = 0): Promise<Reply> {
     const client = this.#client
     if (this.#offset === undefined) {
       const [seconds, micros] = await client.time()
       this.#offset = Number(seconds) * 1000 + Number(micros) / 1000 - performance.now()
     }
-    const args = [...keys, Math.floor(deadline + this.#offset), this.#userKey ?? '', this.#cluster ? '0' : '1', ttl, id, ...extra]
+    const args = [...keys, Math.floor(deadline + this.#offset), this.#userKey ?? '', this.#cluster ? '0' : '1', ttl, id, seen, ...extra]
     let reply: Reply
     try {
       reply = await client.evalsha(s.sha, keys.length, ...args) as Reply
@@ -260,12 +345,12 @@ export class RedisStore implements SessionStore {
   }
 
   /** Cluster only: moves a session in the user index after its record changed. */
-  async #reindex (deadline: number, oldId: string, newId: string, reply: Reply, ttl: number): Promise<void> {
+  async #reindex (deadline: number, oldId: string, newId: string, reply: Reply, ttl: number, seen: number): Promise<void> {
     if (!this.#cluster || this.#userKey === undefined) return
     const old = userOf(reply[2] ?? undefined)
     const current = userOf(reply[3] ?? undefined)
-    if (old !== undefined && (old !== current || oldId !== newId)) await this.#client.srem(this.#index(old), oldId)
-    if (current !== undefined) await this.#eval(deadline, INDEX, [this.#index(current)], ttl, newId, [])
+    if (old !== undefined && (old !== current || oldId !== newId)) await this.#eval(deadline, UNINDEX, [this.#index(old)], 0, 'user:' + old, [oldId])
+    if (current !== undefined) await this.#eval(deadline, INDEX, [this.#index(current)], ttl, newId, [], seen)
   }
 
   get (id: string): Promise<StoreRecord | null> {
@@ -274,59 +359,111 @@ export class RedisStore implements SessionStore {
   }
 
   async set (id: string, change: StoreChange, ttl: number): Promise<void> {
+    const seen = clock.now()
     const ms = Math.ceil(ttl * 1000)
     const args: Array<string | number> = [change.create ? '1' : '0', change.delete.length, ...change.delete]
     for (const field of Object.keys(change.set)) args.push(field, change.set[field] as string)
     await this.#bounded(async (deadline) => {
-      const reply = await this.#eval(deadline, SET, [this.#key(id)], ms, id, args)
-      if (reply[0] === 1) await this.#reindex(deadline, id, id, reply, ms)
+      const reply = await this.#eval(deadline, SET, [this.#key(id)], ms, id, args, seen)
+      if (reply[0] === 1) await this.#reindex(deadline, id, id, reply, ms, seen)
     })
   }
 
   async touch (id: string, ttl: number): Promise<void> {
+    const seen = clock.now()
     const ms = Math.ceil(ttl * 1000)
     await this.#bounded(async (deadline) => {
-      const reply = await this.#eval(deadline, TOUCH, [this.#key(id)], ms, id, [])
-      if (reply[0] === 1) await this.#reindex(deadline, id, id, reply, ms)
+      const reply = await this.#eval(deadline, TOUCH, [this.#key(id)], ms, id, [], seen)
+      if (reply[0] === 1) await this.#reindex(deadline, id, id, reply, ms, seen)
     })
   }
 
+  /** Deletes a record. An id that is not a non-empty string names none: nothing is deleted. */
   async destroy (id: string): Promise<void> {
+    if (typeof id !== 'string' || id === '') return
     await this.#bounded(async (deadline) => {
-      await this.#reindex(deadline, id, id, await this.#eval(deadline, DESTROY, [this.#key(id)], 0, id, ['']), 0)
+      await this.#reindex(deadline, id, id, await this.#eval(deadline, DESTROY, [this.#key(id)], 0, id, ['']), 0, 0)
     })
   }
 
   async rename (oldId: string, newId: string, record: StoreRecord, ttl: number): Promise<void> {
+    const seen = clock.now()
     const ms = Math.ceil(ttl * 1000)
     const pairs: string[] = []
     for (const field of Object.keys(record)) pairs.push(field, record[field] as string)
     await this.#bounded(async (deadline) => {
       if (!this.#cluster) {
-        await this.#eval(deadline, RENAME, [this.#key(oldId), this.#key(newId)], ms, oldId, [newId, ...pairs])
+        await this.#eval(deadline, RENAME, [this.#key(oldId), this.#key(newId)], ms, oldId, [newId, ...pairs], seen)
         return
       }
       const removed = await this.#eval(deadline, DESTROY, [this.#key(oldId)], 0, oldId, [''])
       if (removed[4] === 0) return // deleted meanwhile: it stays deleted
       const written = await this.#eval(deadline, SET, [this.#key(newId)], ms, newId, ['1', 0, ...pairs])
-      await this.#reindex(deadline, oldId, newId, [1, written[1], removed[2], written[3]], ms)
+      await this.#reindex(deadline, oldId, newId, [1, written[1], removed[2], written[3]], ms, seen)
     })
   }
 
+  /** The index key and name of a user (requires `userKey`); `undefined` for a user that no session can be indexed by. */
+  #user (user: unknown, method: string): { index: string, name: string } | undefined {
+    if (this.#userKey === undefined) throw invalid('userKey', `a session key naming the user, to call ${method}`, undefined)
+    const name = userName(user)
+    return name === undefined ? undefined : { index: this.#index(name), name }
+  }
+
   /**
-   * Deletes every session of a user (requires `userKey`): logs the user out
-   * everywhere. Returns how many sessions it deleted.
+   * Each live session of a user (requires `userKey`), the most recently
+   * seen first. Ids whose record has expired, was deleted or is not the
+   * user's are removed from the index; a record of the user whose
+   * creation time is not a number (written by hand) is left out.
    */
-  async destroyUser (user: string | number): Promise<number> {
-    if (this.#userKey === undefined) throw invalid('userKey', 'a session key naming the user, to call destroyUser()', undefined)
-    const name = String(user)
-    const index = this.#index(name)
+  async listUser (user: string | number): Promise<UserSession[]> {
+    const target = this.#user(user, 'listUser()')
+    if (target === undefined) return []
+    const { index, name } = target
+    const flat = await this.#bounded(async (deadline): Promise<unknown> => {
+      if (!this.#cluster) return (await this.#eval(deadline, LIST_USER, [index], 0, 'user:' + name, [name]))[4]
+      const entries = (await this.#eval(deadline, MEMBERS, [index], 0, 'user:' + name, [name]))[4] as string[]
+      const list: string[] = []
+      const gone: string[] = []
+      const ids = entries.filter((_, i) => i % 2 === 0)
+      const replies = await Promise.all(ids.map(async (id) => await this.#eval(deadline, CREATED, [this.#key(id)], 0, id, [name])))
+      replies.forEach((reply, i) => {
+        const id = ids[i] as string
+        if (typeof reply[4] === 'string') list.push(id, reply[4], entries[2 * i + 1] as string)
+        else gone.push(id)
+      })
+      if (gone.length > 0) await this.#eval(deadline, UNINDEX, [index], 0, 'user:' + name, gone)
+      return list
+    })
+    const sessions: UserSession[] = []
+    const list = flat as string[]
+    for (let i = 0; i < list.length; i += 3) {
+      const created = createdOf(list[i + 1])
+      if (created === undefined) continue
+      const seen = Math.floor(Number(list[i + 2]))
+      // A score that is no time (written by hand, or not seen since the index was a set) reads as the creation time.
+      sessions.push({ id: list[i] as string, created, lastSeen: seen > created ? seen : created })
+    }
+    return byLastSeen(sessions)
+  }
+
+  /**
+   * Deletes every session of a user (requires `userKey`) but
+   * `options.except`: logs the user out everywhere, or everywhere else.
+   * Resolves to how many sessions it deleted.
+   */
+  async destroyUser (user: string | number, options?: DestroyUserOptions): Promise<number> {
+    const target = this.#user(user, 'destroyUser()')
+    if (target === undefined) return 0
+    const { index, name } = target
+    const except = typeof options?.except === 'string' ? options.except : ''
     return await this.#bounded(async (deadline) => {
-      if (!this.#cluster) return (await this.#eval(deadline, DESTROY_USER, [index], 0, 'user:' + name, [name]))[4] as number
-      const ids = await this.#client.smembers(index)
+      if (!this.#cluster) return (await this.#eval(deadline, DESTROY_USER, [index], 0, 'user:' + name, [name, except]))[4] as number
+      const entries = (await this.#eval(deadline, MEMBERS, [index], 0, 'user:' + name, [name]))[4] as string[]
+      const ids = entries.filter((id, i) => i % 2 === 0 && id !== except)
       const replies = await Promise.all(ids.map(async (id) => await this.#eval(deadline, DESTROY, [this.#key(id)], 0, id, [name])))
       // Only the ids handled: a session added meanwhile stays in the index.
-      if (ids.length > 0) await this.#client.srem(index, ...ids)
+      if (ids.length > 0) await this.#eval(deadline, UNINDEX, [index], 0, 'user:' + name, ids)
       return replies.reduce((sum, reply) => sum + (reply[4] as number), 0)
     })
   }

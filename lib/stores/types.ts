@@ -81,21 +81,88 @@ export type ImmediateStore = {
 /** Options shared by the built-in stores. */
 export interface UserIndexOptions {
   /**
-   * A session key that holds the user's id (a string or number). When set,
-   * the store keeps an index of each user's sessions beside the records,
-   * and `destroyUser(user)` deletes them all (log out everywhere).
+   * A session key that holds the user's id (a non-empty string, or a
+   * number). When set, the store keeps an index of each user's sessions
+   * beside the records: `listUser(user)` lists them, and
+   * `destroyUser(user)` deletes them (log out everywhere). A session whose
+   * value there is anything else is left out of the index.
    * @default undefined (no index)
    */
   userKey?: string
+}
+
+/** A live session of a user, as `listUser()` lists it. */
+export interface UserSession {
+  /** The session's id: what `request.session.id` reads, and what `destroy()` and `except` take. */
+  id: string
+  /** When the session was created, in Unix seconds. */
+  created: number
+  /**
+   * The last time the session was written or refreshed (its TTL extended),
+   * in Unix seconds, on the plugin's clock (`Date.now()`); never before
+   * `created`. A request that neither changes the session nor refreshes
+   * it does not count.
+   */
+  lastSeen: number
+}
+
+/** Options of `destroyUser()`. */
+export interface DestroyUserOptions {
+  /**
+   * The id of a session to keep, such as the current one
+   * (`request.session.id`): "log out my other devices".
+   * @default undefined (none is kept)
+   */
+  except?: string | undefined
+}
+
+/**
+ * The sessions a user can see and end, which the built-in stores offer
+ * with their `userKey` option. It is not part of `SessionStore`: a store
+ * of your own need not have it. Each method rejects with
+ * `FST_ERR_SESSION_INVALID_OPTION` when the store has no `userKey`. A
+ * user that is not a non-empty string or a number has no sessions.
+ */
+export interface UserIndex {
+  /**
+   * Each live session of a user, the most recently seen first. Sessions
+   * that have expired are left out, and removed from the index. It reads
+   * only the user's index and those sessions.
+   */
+  listUser (user: string | number): Promise<UserSession[]>
+  /**
+   * Deletes every session of a user, but `options.except`: logs the user
+   * out everywhere, or everywhere else. Resolves to how many it deleted.
+   */
+  destroyUser (user: string | number, options?: DestroyUserOptions): Promise<number>
+}
+
+/**
+ * The name a user is indexed by: the text of a non-empty string or of a
+ * number, as `userOf()` reads it from a record. `undefined` for anything
+ * else, which no session is indexed by.
+ */
+export function userName (user: unknown): string | undefined {
+  if (typeof user === 'number') return String(user)
+  return typeof user === 'string' && user !== '' ? user : undefined
 }
 
 /** Reads the user id out of a record's user field (tagged JSON), if any. */
 export function userOf (text: string | undefined): string | undefined {
   if (text === undefined) return undefined
   try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined
+    return userName(JSON.parse(text))
   } catch {
     return undefined // another writer left something that is not JSON there
   }
+}
+
+/** A record's creation time (its `_created` field), or `undefined` when the field is not a whole number of seconds. */
+export function createdOf (text: string | null | undefined): number | undefined {
+  return typeof text === 'string' && /^\d{1,15}$/.test(text) ? Number(text) : undefined
+}
+
+/** Sorts listed sessions: the most recently seen first, then by id, so that a list reads the same on every call. */
+export function byLastSeen (sessions: UserSession[]): UserSession[] {
+  return sessions.sort((a, b) => b.lastSeen - a.lastSeen || (a.id < b.id ? -1 : 1))
 }
