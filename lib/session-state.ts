@@ -62,6 +62,12 @@ export interface SessionState {
   flashesRead: Flash[] | undefined
   /** The session was saved (or its save failed): later onSend calls skip it. */
   saved: boolean
+  /**
+   * Store mode: the id a save gave the session when it is not the loaded
+   * record's (a new record, or `regenerate()`), or `null` once a save
+   * deleted the record. Unset until then: `Session.id` reads `record`.
+   */
+  id?: string | null
   /** Store mode: the id, fields and number of fields of the record the session was loaded from. */
   record: { id: string, fields: Readonly<Record<string, string>>, size: number } | undefined
   /**

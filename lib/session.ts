@@ -235,6 +235,24 @@ export class Session<T extends object = SessionData> implements Iterable<[keyof 
     s.exposed = false
   }
 
+  /**
+   * Store mode: the session's id, which `store.listUser()` lists and
+   * `store.destroy()` and `destroyUser()`'s `except` take. `undefined` in
+   * cookie mode, and for a session that has no record yet: a new one until
+   * its save has written it. The save of a new session, or of one that
+   * called `regenerate()`, makes it the new id (seen after the response's
+   * onSend, as in an onResponse hook); until then `regenerate()` leaves it
+   * the current record's, which the save moves to the new id, so
+   * `destroyUser(user, { except: session.id })` right after `regenerate()`
+   * spares this session. A save that deletes the record (`clear()`) makes
+   * it `undefined`. Read-only.
+   */
+  get id (): string | undefined {
+    const s = accessState(this[kState])
+    if (s.id !== undefined) return s.id ?? undefined
+    return s.isNew ? undefined : s.record?.id
+  }
+
   /** `true` once anything read or wrote the session on this request. Read-only. */
   get accessed (): boolean {
     return this[kState].accessed
@@ -321,7 +339,7 @@ export class Session<T extends object = SessionData> implements Iterable<[keyof 
   }
 }
 
-refuseNewProperties(Session.prototype, ['new', 'accessed', 'size'])
+refuseNewProperties(Session.prototype, ['new', 'accessed', 'size', 'id'])
 
 /** @internal The state behind a session, for the policy and flashes. */
 export function stateOf (session: { readonly [kState]: SessionState }): SessionState {

@@ -359,7 +359,10 @@ export class StoreInterface {
         this.#writer.delete(request, reply, s)
         return
       }
-      return this.#call('destroy', (store) => store.destroy(loaded.id, now), (): undefined => { this.#writer.delete(request, reply, s) })
+      return this.#call('destroy', (store) => store.destroy(loaded.id, now), (): undefined => {
+        s.id = null
+        this.#writer.delete(request, reply, s)
+      })
     }
 
     // Data that was loaded, and not changed, passed the schema then.
@@ -370,7 +373,10 @@ export class StoreInterface {
       const change = this.#record(s.content, s.permanent, now)
       const id = this.#ids.create()
       const ttl = this.#ttl(now, now)
-      const setCookie = (): undefined => { this.#setCookie(request, reply, s, id, now) }
+      const setCookie = (): undefined => {
+        s.id = id
+        this.#setCookie(request, reply, s, id, now)
+      }
       return loaded === undefined
         ? this.#call('set', (store) => store.set(id, change, ttl, now), setCookie)
         : this.#call('rename', (store) => store.rename(loaded.id, id, change.set, ttl, now), setCookie)
@@ -390,7 +396,15 @@ export class StoreInterface {
       }
       if (s.permanent !== (loaded.fields[PERMANENT_FIELD] === 'true')) cookie = true
     } // else a refresh, or an old key's cookie that only needs re-signing (save() returned early otherwise)
-    const setCookie = cookie ? (): undefined => { this.#setCookie(request, reply, s, id, now) } : nothing
+    let setCookie = cookie ? (): undefined => { this.#setCookie(request, reply, s, id, now) } : nothing
+    if (s.isNew) {
+      // A rejected record (validate, the schema) written again: the session now has this id.
+      const then = setCookie
+      setCookie = (): undefined => {
+        s.id = id
+        return then()
+      }
+    }
     return write === undefined ? setCookie() : this.#call(what, write, setCookie)
   }
 

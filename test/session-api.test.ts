@@ -6,7 +6,7 @@ import fastifyCookie from '@fastify/cookie'
 import Fastify, { type LightMyRequestResponse } from 'fastify'
 import { createRequire } from 'node:module'
 import t from 'tap'
-import typedSession from '../lib/index.js'
+import typedSession, { MemoryStore } from '../lib/index.js'
 import { build, carry, freezeClock, permanentLogin, SECRET, setCookies } from './helpers/build.js'
 
 /** The JSON body of a response. */
@@ -598,7 +598,7 @@ t.test('in sloppy code (CommonJS without use strict) too, an unknown property an
     app.get('/junk', async (request) => sloppy.assignUnknown(request.session))
     app.get('/members', async (request) => {
       const results: Record<string, unknown> = {}
-      for (const name of ['new', 'accessed', 'size']) {
+      for (const name of ['new', 'accessed', 'size', 'id']) {
         try {
           results[name] = sloppy.assign(request.session, name, 7)
         } catch (err) {
@@ -623,11 +623,96 @@ t.test('in sloppy code (CommonJS without use strict) too, an unknown property an
     new: "TypeError: The session's new is read-only",
     accessed: "TypeError: The session's accessed is read-only",
     size: "TypeError: The session's size is read-only",
+    id: "TypeError: The session's id is read-only",
     permanent: true,
     modified: true,
     get: 'function'
   })
   t.same(json(await app.inject({ url: '/read', cookies: carry(members) })), { data: { username: 'ada' }, permanent: true })
+})
+
+t.test('id is the store-mode record\'s id: none for a new session until its save writes it, the new one once regenerate() is saved, none once clear() is', async (t) => {
+  const store = new MemoryStore({ userKey: 'username' })
+  const seen: Array<string | undefined> = []
+  const app = await build({ store }, (app) => {
+    app.addHook('onResponse', async (request) => { seen.push(request.session.id) })
+    app.get('/login', async (request) => {
+      const before = request.session.id
+      request.session.set('username', 'ada')
+      return { before: before ?? null, after: request.session.id ?? null }
+    })
+    app.get('/id', async (request) => ({ id: request.session.id ?? null, new: request.session.new }))
+    app.get('/regenerate', async (request) => {
+      const before = request.session.id
+      await request.session.regenerate(['username'])
+      return { before, after: request.session.id }
+    })
+    app.get('/logout', async (request) => {
+      request.session.clear()
+      return { id: request.session.id }
+    })
+  })
+  const idOf = (res: LightMyRequestResponse): string => carry(res).session.split('.')[0] as string
+  const afterSave = (): string | undefined => seen.at(-1)
+
+  t.same(json(await app.inject('/id')), { id: null, new: true }, 'no cookie: no id')
+  t.equal(afterSave(), undefined, 'nor after a save that wrote nothing')
+  const login = await app.inject('/login')
+  t.same(json(login), { before: null, after: null }, 'a new session has no id before its save')
+  const first = idOf(login)
+  t.equal(afterSave(), first, 'after the save, the id of the record it wrote')
+  t.same((await store.listUser('ada')).map((s) => s.id), [first], 'which the store lists')
+  t.same(json(await app.inject({ url: '/id', cookies: carry(login) })), { id: first, new: false }, 'a loaded session has its record\'s id')
+  t.same(json(await app.inject({ url: '/id', cookies: { session: 'garbage' } })), { id: null, new: true }, 'a bad cookie has none')
+
+  const regenerated = await app.inject({ url: '/regenerate', cookies: carry(login) })
+  t.same(json(regenerated), { before: first, after: first }, 'regenerate() leaves the id until the save moves the record')
+  const second = idOf(regenerated)
+  t.not(second, first)
+  t.equal(afterSave(), second, 'the save gives it the new id')
+  t.same((await store.listUser('ada')).map((s) => s.id), [second])
+
+  t.same(json(await app.inject({ url: '/logout', cookies: carry(regenerated) })), { id: second }, 'clear() leaves the id until the save deletes the record')
+  t.equal(afterSave(), undefined, 'then there is none')
+  t.same(await store.listUser('ada'), [])
+})
+
+t.test('id is that of a rejected record written again (validate), and none once its untouched save deleted it', async (t) => {
+  const store = new MemoryStore()
+  const seen: Array<string | undefined> = []
+  const app = await build({ store, validate: (session) => session.get('counter') !== 13 }, (app) => {
+    app.addHook('onResponse', async (request) => { seen.push(request.session.id) })
+    app.get('/thirteen', async (request) => { request.session.set('counter', 13); return 'ok' })
+    app.get('/set', async (request) => {
+      request.session.set('username', 'bob')
+      return { new: request.session.new, id: request.session.id ?? null }
+    })
+    app.get('/untouched', async () => 'ok')
+  })
+  const thirteen = await app.inject('/thirteen')
+  const id = carry(thirteen).session.split('.')[0] as string
+  t.equal(seen.at(-1), id)
+  t.same(json(await app.inject({ url: '/set', cookies: carry(thirteen) })), { new: true, id: null }, 'a rejected session is new, with no id')
+  t.equal(seen.at(-1), id, 'its save writes the record again, under the same id')
+  t.same(await store.get(id), { username: '"bob"', _created: (await store.get(id))?._created })
+
+  const again = await app.inject('/thirteen')
+  const other = carry(again).session.split('.')[0] as string
+  await app.inject({ url: '/untouched', cookies: carry(again) })
+  t.equal(seen.at(-1), undefined, 'the save deleted the rejected record: no id')
+  t.equal(await store.get(other), null)
+})
+
+t.test('id is undefined in cookie mode, before and after a save', async (t) => {
+  const seen: Array<string | undefined> = []
+  const app = await build({}, (app) => {
+    app.addHook('onResponse', async (request) => { seen.push(request.session.id) })
+    app.get('/login', async (request) => { request.session.set('username', 'ada'); return { id: request.session.id ?? null } })
+  })
+  const login = await app.inject('/login')
+  t.same(json(login), { id: null })
+  t.same(json(await app.inject({ url: '/login', cookies: carry(login) })), { id: null })
+  t.same(seen, [undefined, undefined])
 })
 
 t.test('a request answered before the session opens gets no session cookie and no error', async (t) => {
