@@ -4,9 +4,11 @@
  * user index; timeouts; and the Redis Cluster path on a one-node cluster.
  */
 import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisStore, type StoreChange } from '../lib/index.js'
+import { freezeClock } from './helpers/build.js'
 import { needsRedis, startRedis } from './helpers/redis.js'
 
 const create = (set: Record<string, string>): StoreChange => ({ set, delete: [], create: true })
@@ -333,4 +335,202 @@ t.test('rename of a record deleted meanwhile writes nothing, standalone and on C
   await clustered.destroy('old')
   await clustered.rename('old', 'new', { username: '"ada"' }, 100)
   t.same(await clusterAdmin.keys('*'), [], 'no record and no index entry on Cluster either')
+})
+
+t.test('listUser lists each live session of a user, the most recently seen first, with the time of its last write or refresh on the plugin\'s clock', needsRedis, async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '1000000' }), 100)
+  clock.set(1_000_010)
+  await store.set('a2', create({ username: '"ada"', _created: '1000010' }), 100)
+  await store.set('b1', create({ username: '"bob"', _created: '1000010' }), 100)
+  t.same(await store.listUser('ada'), [
+    { id: 'a2', created: 1_000_010, lastSeen: 1_000_010 },
+    { id: 'a1', created: 1_000_000, lastSeen: 1_000_000 }
+  ])
+  t.same(await admin.zrange('session:user:ada', 0, -1, 'WITHSCORES'), ['a1', '1000000', 'a2', '1000010'], 'the index is a sorted set scored with the time seen')
+  clock.set(1_000_020)
+  await store.touch('a1', 100)
+  t.same((await store.listUser('ada'))[0], { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 }, 'touch counts as seen')
+  clock.set(1_000_030)
+  await store.set('a2', merge({ counter: '1' }), 100)
+  t.same((await store.listUser('ada'))[0], { id: 'a2', created: 1_000_010, lastSeen: 1_000_030 }, 'and so does a write')
+  clock.set(1_000_040)
+  await store.rename('a2', 'a3', { username: '"ada"', _created: '1000040' }, 100)
+  await store.get('a1')
+  t.same(await store.listUser('ada'), [
+    { id: 'a3', created: 1_000_040, lastSeen: 1_000_040 },
+    { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 }
+  ], 'and a rename, under the new id; a read does not')
+  t.same(await store.listUser(7), [], 'a user with no session')
+
+  await store.set('short', create({ username: '"ada"', _created: '1000040' }), 0.001)
+  await store.set('gone', create({ username: '"ada"', _created: '1000040' }), 100)
+  await admin.del('session:gone')
+  await sleep(10)
+  t.same((await store.listUser('ada')).map((s) => s.id), ['a3', 'a1'], 'expired and deleted sessions are left out')
+  t.same(await admin.zrange('session:user:ada', 0, -1), ['a1', 'a3'], 'and pruned from the index')
+})
+
+t.test('listUser reads only the user\'s index and its sessions, in one script: never KEYS or SCAN', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const client = await redis.client()
+  const store = new RedisStore({ client, userKey: 'username' })
+  for (let i = 0; i < 3; i++) await store.set(`a${i}`, create({ username: '"ada"', _created: '1' }), 100)
+  for (let i = 0; i < 20; i++) await store.set(`b${i}`, create({ username: '"bob"', _created: '1' }), 100)
+  await store.listUser('ada')
+  const { sent, inScripts } = await commandsOf(admin, client, async () => {
+    t.equal((await store.listUser('ada')).length, 3)
+  })
+  t.same(sent, ['EVALSHA'])
+  t.same(inScripts.filter((c) => c !== 'TIME'), ['TYPE', 'ZRANGE', 'HGET', 'HGET', 'HGET', 'HGET', 'HGET', 'HGET'], 'the index, then each of its sessions\' user and creation time')
+})
+
+t.test('records damaged or written by hand, in the index or a session, are skipped, and the index keeps only the user\'s sessions', needsRedis, async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '999000' }), 100)
+  await store.set('b1', create({ username: '"bob"', _created: '999000' }), 100)
+  await store.set('nc', create({ username: '"ada"' }), 100)
+  await store.set('bc', create({ username: '"ada"', _created: 'yesterday' }), 100)
+  await store.set('bj', create({ username: '"ada"', _created: '999000' }), 100)
+  await admin.hset('session:bj', 'username', '{not json')
+  await admin.set('session:text', 'not a hash')
+  await admin.zadd('session:user:ada', 0, 'b1', 0, 'missing', 0, 'text', 0, 'user:ada', 0, '', 'inf', 'a1')
+  const listed = await store.listUser('ada')
+  t.same(listed, [{ id: 'a1', created: 999_000, lastSeen: 999_000 }], 'a score that is no time reads as the creation time')
+  t.same(await admin.zrange('session:user:ada', 0, -1), ['bc', 'nc', 'a1'],
+    'another user\'s session, a missing one, a key that is no hash, the index itself, an empty id and a damaged user field leave the index; a session of the user with a damaged creation time stays, for destroyUser')
+  t.equal(await store.destroyUser('ada'), 3)
+  t.same((await admin.keys('*')).sort(), ['session:b1', 'session:bj', 'session:text', 'session:user:bob'])
+  t.equal(await admin.get('session:text'), 'not a hash', 'a key that is no hash is never deleted')
+})
+
+t.test('an index that is not a sorted set is repaired by the next write or listing: a set keeps its ids, anything else is dropped', needsRedis, async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '999000' }), 100)
+  await store.set('a2', create({ username: '"ada"', _created: '999500' }), 100)
+  await admin.del('session:user:ada')
+  await admin.sadd('session:user:ada', 'a1', 'a2')
+  await admin.expire('session:user:ada', 500)
+  clock.set(1_000_010)
+  await store.touch('a2', 100)
+  t.equal(await admin.type('session:user:ada'), 'zset')
+  t.ok(await admin.ttl('session:user:ada') > 400, 'with the set\'s TTL')
+  t.same(await store.listUser('ada'), [
+    { id: 'a2', created: 999_500, lastSeen: 1_000_010 },
+    { id: 'a1', created: 999_000, lastSeen: 999_000 }
+  ], 'an id not seen since reads as seen when it was created')
+
+  await admin.del('session:user:ada')
+  await admin.sadd('session:user:ada', 'a1', 'a2')
+  t.same((await store.listUser('ada')).map((s) => s.id), ['a2', 'a1'], 'listing reads a set too')
+  await admin.del('session:user:ada')
+  await admin.sadd('session:user:ada', 'a1', 'a2')
+  await store.set('a1', merge({ username: '"bob"' }), 100)
+  t.same(await admin.zrange('session:user:ada', 0, -1), ['a2'], 'and a session leaves a set index')
+  await admin.del('session:user:ada')
+  await admin.sadd('session:user:ada', 'a2')
+  t.equal(await store.destroyUser('ada'), 1, 'destroyUser reads a set too')
+
+  await admin.set('session:user:ada', 'written by hand')
+  await store.set('a3', create({ username: '"ada"', _created: '1000010' }), 100)
+  t.same(await admin.zrange('session:user:ada', 0, -1), ['a3'], 'a string at the index key is replaced')
+  await admin.set('session:user:ada', 'written by hand')
+  t.same(await store.listUser('ada'), [], 'and lists nothing')
+  t.equal(await admin.exists('session:user:ada'), 0)
+})
+
+t.test('destroyUser with except ends every other session of the user, and keeps that one in the index', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  for (const id of ['a1', 'a2', 'a3']) await store.set(id, create({ username: '"ada"', _created: '1' }), 100)
+  await store.set('b1', create({ username: '"bob"', _created: '1' }), 100)
+  t.equal(await store.destroyUser('ada', { except: 'a2' }), 2)
+  t.same((await store.listUser('ada')).map((s) => s.id), ['a2'])
+  t.same(await admin.zrange('session:user:ada', 0, -1), ['a2'])
+  t.equal(await store.destroyUser('ada', { except: 'b1' }), 1, 'an except of another user\'s session keeps none of this user\'s')
+  t.equal(await store.destroyUser('bob', { except: 404 as unknown as string }), 1, 'nor does an except that is no string')
+  t.same(await admin.keys('*'), [])
+})
+
+t.test('listUser, destroyUser and destroy with a user or id that does not exist, an empty string, a number or no string at all resolve empty or 0', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '1' }), 100)
+  await store.set('e1', create({ username: '""', _created: '1' }), 100)
+  await admin.set('session:', 'a key named by the empty id')
+  const users: unknown[] = ['nobody', '', 404, NaN, null, undefined, { toString: () => 'ada' }, true]
+  for (const user of users) {
+    t.same(await store.listUser(user as string), [], `listUser(${String(user)})`)
+    t.equal(await store.destroyUser(user as string), 0, `destroyUser(${String(user)})`)
+  }
+  for (const id of ['missing', '', 404, undefined]) await store.destroy(id as string)
+  t.same((await admin.keys('*')).sort(), ['session:', 'session:a1', 'session:e1', 'session:user:ada'],
+    'nothing was deleted, and a session whose user is the empty string is indexed by no user')
+})
+
+t.test('listUser without userKey rejects with a coded error', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  const store = new RedisStore({ client: await redis.client() })
+  await t.rejects(store.listUser('ada'), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /RedisStore userKey: expected a session key naming the user, to call listUser\(\)/ })
+  await t.rejects(store.destroyUser('', { except: 'x' }), { code: 'FST_ERR_SESSION_INVALID_OPTION', message: /to call destroyUser\(\)/ })
+})
+
+t.test('on Redis Cluster, listUser and destroyUser with except work session by session, and the index is pruned and repaired the same way', needsRedis, async (t) => {
+  const clock = freezeClock(1_000_000)
+  t.teardown(clock.restore)
+  const redis = await startRedis(t, { cluster: true })
+  const admin = await redis.client()
+  const store = new RedisStore({ client: await redis.cluster(), userKey: 'username' })
+  await store.set('a1', create({ username: '"ada"', _created: '1000000' }), 100)
+  clock.set(1_000_010)
+  await store.set('a2', create({ username: '"ada"', _created: '1000010' }), 100)
+  await store.set('a3', create({ username: '"ada"', _created: '1000010' }), 100)
+  await store.set('b1', create({ username: '"bob"', _created: '1000010' }), 100)
+  clock.set(1_000_020)
+  await store.touch('a1', 100)
+  t.same(await store.listUser('ada'), [
+    { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 },
+    { id: 'a2', created: 1_000_010, lastSeen: 1_000_010 },
+    { id: 'a3', created: 1_000_010, lastSeen: 1_000_010 }
+  ])
+  clock.set(1_000_030)
+  await store.rename('a3', 'a4', { username: '"ada"', _created: '1000030' }, 100)
+  t.same((await store.listUser('ada'))[0], { id: 'a4', created: 1_000_030, lastSeen: 1_000_030 }, 'rename moves the id in the index, seen now')
+
+  await admin.zadd('session:user:ada', 5, 'b1', 5, 'missing')
+  await admin.hset('session:nc', 'username', '"ada"')
+  await admin.zadd('session:user:ada', 5, 'nc')
+  t.same((await store.listUser('ada')).map((s) => s.id), ['a4', 'a1', 'a2'])
+  t.same(await admin.zrange('session:user:ada', 0, -1), ['nc', 'a2', 'a1', 'a4'], 'another user\'s session and a missing one are pruned')
+  t.same((await store.listUser('bob')).map((s) => s.id), ['b1'], 'a listing that prunes nothing')
+
+  t.equal(await store.destroyUser('ada', { except: 'a1' }), 3, 'a2, a4 and nc')
+  t.same((await store.listUser('ada')).map((s) => s.id), ['a1'])
+  t.same(await admin.zrange('session:user:ada', 0, -1), ['a1'])
+
+  await admin.del('session:user:ada')
+  await admin.sadd('session:user:ada', 'a1', 'gone')
+  await store.set('a5', create({ username: '"ada"', _created: '1000030' }), 100)
+  t.same(await admin.zrange('session:user:ada', 0, -1, 'WITHSCORES'), ['a1', '0', 'gone', '0', 'a5', '1000030'], 'a set index is converted by the next write')
+  await admin.del('session:user:ada')
+  await admin.sadd('session:user:ada', 'a1', 'a5')
+  await store.set('a5', merge({ username: '"bob"' }), 100)
+  t.same(await admin.zrange('session:user:ada', 0, -1), ['a1'], 'and by a session that leaves it')
+  t.equal(await store.destroyUser('ada'), 1)
+  t.same((await admin.keys('*')).sort(), ['session:a5', 'session:b1', 'session:user:bob'])
 })
