@@ -30,7 +30,7 @@ export type { SessionCookieOptions, SessionFormat, SessionSecret, TypedSessionOp
 export type { Session, SessionData } from './session.js'
 export type { FlashFilter } from './flash.js'
 export type { Flash } from './serialize.js'
-export type { SessionStore, StoreChange, StoreRecord, UserIndexOptions } from './stores/types.js'
+export type { DestroyUserOptions, SessionStore, StoreChange, StoreRecord, UserIndex, UserIndexOptions, UserSession } from './stores/types.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
 export { RedisStore, type RedisStoreOptions } from './stores/redis.js'
 
