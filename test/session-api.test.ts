@@ -7,7 +7,7 @@ import Fastify, { type LightMyRequestResponse } from 'fastify'
 import { createRequire } from 'node:module'
 import t from 'tap'
 import typedSession, { MemoryStore } from '../lib/index.js'
-import { build, carry, freezeClock, permanentLogin, SECRET, setCookies } from './helpers/build.js'
+import { build, carry, freezeClock, permanentLogin, SECRET, sessionCookie, setCookies } from './helpers/build.js'
 
 /** The JSON body of a response. */
 function json (res: LightMyRequestResponse): Record<string, unknown> {
@@ -677,7 +677,7 @@ t.test('id is the store-mode record\'s id: none for a new session until its save
   t.same(await store.listUser('ada'), [])
 })
 
-t.test('id is that of a rejected record written again (validate), and none once its untouched save deleted it', async (t) => {
+t.test('id is that of the record a session written over a rejected one (validate) is saved to, and none once an untouched save deleted the rejected record', async (t) => {
   const store = new MemoryStore()
   const seen: Array<string | undefined> = []
   const app = await build({ store, validate: (session) => session.get('counter') !== 13 }, (app) => {
@@ -692,9 +692,12 @@ t.test('id is that of a rejected record written again (validate), and none once 
   const thirteen = await app.inject('/thirteen')
   const id = carry(thirteen).session.split('.')[0] as string
   t.equal(seen.at(-1), id)
-  t.same(json(await app.inject({ url: '/set', cookies: carry(thirteen) })), { new: true, id: null }, 'a rejected session is new, with no id')
-  t.equal(seen.at(-1), id, 'its save writes the record again, under the same id')
-  t.same(await store.get(id), { username: '"bob"', _created: (await store.get(id))?._created })
+  const set = await app.inject({ url: '/set', cookies: carry(thirteen) })
+  t.same(json(set), { new: true, id: null }, 'a rejected session is new, with no id')
+  const saved = seen.at(-1) as string
+  t.equal(saved, sessionCookie(set)?.split('.')[0] ?? id, 'its save gives it the id of the record in its cookie')
+  t.match(await store.get(saved), { username: '"bob"' }, 'which holds the new data')
+  t.equal(store.size, 1, 'and is the only record')
 
   const again = await app.inject('/thirteen')
   const other = carry(again).session.split('.')[0] as string
