@@ -90,9 +90,14 @@ export class Session<T extends object = SessionData> implements Iterable<[keyof 
     return value
   }
 
-  /** Returns the value at `key`, or `fallback` (default `undefined`) when there is none. */
+  /**
+   * Returns the value at `key`, or `fallback` (default `undefined`) when
+   * there is none. A key the session holds is never `undefined` (setting
+   * `undefined` deletes it), so an optional key's value comes with the
+   * fallback's type, not with `undefined`.
+   */
   get<K extends keyof T & string> (key: K): T[K] | undefined
-  get<K extends keyof T & string, D> (key: K, fallback: D): T[K] | D
+  get<K extends keyof T & string, D> (key: K, fallback: D): Exclude<T[K], undefined> | D
   get (key: string, fallback?: unknown): unknown {
     const data = this.#read()
     return data.has(key) ? this.#expose(data.get(key)) : fallback
@@ -126,8 +131,8 @@ export class Session<T extends object = SessionData> implements Iterable<[keyof 
    * Removes the value at `key` and returns it. Without a fallback, a
    * missing key throws `FST_ERR_SESSION_KEY_NOT_FOUND` (Flask's KeyError).
    */
-  pop<K extends keyof T & string> (key: K): T[K]
-  pop<K extends keyof T & string, D> (key: K, fallback: D): T[K] | D
+  pop<K extends keyof T & string> (key: K): Exclude<T[K], undefined>
+  pop<K extends keyof T & string, D> (key: K, fallback: D): Exclude<T[K], undefined> | D
   pop (key: string, ...fallback: unknown[]): unknown {
     const data = this.#write('pop()')
     if (!data.has(key)) {
@@ -141,9 +146,9 @@ export class Session<T extends object = SessionData> implements Iterable<[keyof 
   }
 
   /** Returns the value at `key`, first setting it to `value` when there is none. */
-  setDefault<K extends keyof T & string> (key: K, value: T[K]): T[K] {
+  setDefault<K extends keyof T & string> (key: K, value: Exclude<T[K], undefined>): Exclude<T[K], undefined> {
     const data = this.#write('setDefault()')
-    if (data.has(key)) return this.#expose(data.get(key) as T[K])
+    if (data.has(key)) return this.#expose(data.get(key) as Exclude<T[K], undefined>)
     this.set(key, value)
     return this.#expose(value)
   }

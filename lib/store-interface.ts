@@ -20,7 +20,7 @@ import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
 import { addVaryCookie, failed, newState, requestCookie, upgrade, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
 import type { DataRules } from './schema.js'
-import { asFlashes, checkKey, FLASHES_KEY, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
+import { asFlashes, checkKey, FLASHES_KEY, MalformedValue, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
 import { Session } from './session.js'
 import type { SessionMode, SessionState } from './session-state.js'
 import { kImmediate, type ImmediateStore, type SessionStore, type StoreChange, type StoreRecord } from './stores/types.js'
@@ -109,6 +109,15 @@ function saves (field: string, content: SessionContent, permanent: boolean, vers
   if (field === VERSION_FIELD) return version > 0
   if (field === FLASHES_KEY) return content.flashes.length > 0
   return content.data.get(field) !== undefined
+}
+
+/** The text of a `version` as `#changes` writes it: a whole number, without sign or leading zero. */
+const VERSION_TEXT = /^(?:0|[1-9]\d{0,9})$/
+
+/** Reads a record's `_version` field; throws, so that the record is rejected, on anything `#changes` would not write. */
+function readVersion (text: string): number {
+  if (!VERSION_TEXT.test(text)) throw new MalformedValue(`the ${VERSION_FIELD} field is not a whole number`)
+  return Number(text)
 }
 
 /** The reaction of a store call whose result is not needed. */
@@ -223,7 +232,7 @@ export class StoreInterface {
         else if (field === PERMANENT_FIELD) permanent = text === 'true'
         // Only the absolute timeout reads a loaded record's creation time: a save keeps the record's own field.
         else if (field === CREATED_FIELD) created = absoluteTimeout > 0 ? Number(text) : 0
-        else if (field === VERSION_FIELD) version = Number(text)
+        else if (field === VERSION_FIELD) version = readVersion(text)
         else content.data.set(field, parse(text))
       }
     } catch (err) {
@@ -368,7 +377,9 @@ export class StoreInterface {
     // Data that was loaded, and not changed, passed the schema then.
     if (changed) this.#rules.assert(s.content.data)
 
-    if (loaded === undefined || s.regenerate) {
+    // A session that replaced a rejected record (validate, the schema) is new too: it
+    // gets its own id and creation time, and the rejected record is deleted as it moves.
+    if (loaded === undefined || s.regenerate || s.isNew) {
       // A new session, or a new identity (regenerate), starts its absolute timeout now.
       const change = this.#record(s.content, s.permanent, now)
       const id = this.#ids.create()

@@ -10,7 +10,7 @@ import { compileSchema, DataRules, serverAjvOptions } from '../lib/schema.js'
 
 t.test("serverAjvOptions finds Fastify's ajv option on the root and on a child instance, and is empty elsewhere", async (t) => {
   const plugins = [(ajv: unknown) => ajv]
-  const app = Fastify({ ajv: { customOptions: { allErrors: true }, plugins } })
+  const app = Fastify({ ajv: { customOptions: { allErrors: true }, plugins: plugins as never } })
   t.same(serverAjvOptions(app), { customOptions: { allErrors: true }, plugins })
   await app.register(async (child) => {
     t.equal(serverAjvOptions(child).plugins, plugins, 'a child instance reaches the root options through its prototype')

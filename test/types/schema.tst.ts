@@ -37,6 +37,14 @@ describe('SessionData derived from a TypeBox schema', () => {
     expect([...session.keys()]).type.toBe<Array<'user' | 'visits' | 'seen' | 'theme'>>()
   })
 
+  test("an optional key's fallback replaces undefined: a key the session holds is never undefined", () => {
+    expect(session.get('theme', 'light')).type.toBe<'light' | 'dark'>()
+    expect(session.pop('theme', null)).type.toBe<'light' | 'dark' | null>()
+    expect(session.pop('theme')).type.toBe<'light' | 'dark'>()
+    expect(session.setDefault('theme', 'light')).type.toBe<'light' | 'dark'>()
+    expect(session.setDefault('theme', undefined)).type.toRaiseError()
+  })
+
   test('a key typo fails to compile, naming the valid keys', () => {
     expect(session.get('usr')).type.toRaiseError('"user" | "visits" | "seen" | "theme"')
     expect(session.set('vists', 1)).type.toRaiseError('"user" | "visits" | "seen" | "theme"')
