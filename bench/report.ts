@@ -4,7 +4,8 @@
  * ratios to bare and to each peer, each computed round by round (so both
  * sides come from the same round) before taking the median, and the pairs
  * that each row of this plugin is compared in (its `targets` in
- * `bench/variants.ts`: a peer, or bare Fastify). A (variant, route) with
+ * `bench/variants.ts`: a peer, bare Fastify, or another row of this
+ * plugin, such as the same row without a schema). A (variant, route) with
  * any invalid window is reported as INVALID, never with numbers.
  */
 import type { Variant } from './variants.js'
@@ -140,7 +141,7 @@ function cell (s: Stat | undefined, format: (x: number) => string, valid: boolea
 export interface Target {
   variant: string
   route: Route
-  /** The variant its windows are paired with, round by round: bare, or a peer. */
+  /** The variant its windows are paired with, round by round: bare, a peer, or another row of this plugin. */
   other: string
   /** What is measured, as the tables name it: "/write req/s ÷ secure-session". */
   name: string

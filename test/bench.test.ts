@@ -33,7 +33,7 @@ const SODIUM = ((): boolean => {
     return false
   }
 })()
-const VARIANTS = ['bare', 'cookie-signed', ...(SODIUM ? ['secure-session'] : []), 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis']
+const VARIANTS = ['bare', 'cookie-signed', ...(SODIUM ? ['secure-session'] : []), 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-signed-schema', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis']
 const ROUTES = ['read', 'write', 'untouched']
 
 interface Run {
@@ -44,9 +44,14 @@ interface Run {
 
 /** Runs a script of `bench/` as its npm script does, outside tap's coverage. */
 async function tool (script: string, args: string[]): Promise<Run> {
+  return await node([script, ...args])
+}
+
+/** Runs Node with tsx and these arguments in the repository's root, outside tap's coverage. */
+async function node (args: string[]): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
   delete env.NODE_V8_COVERAGE
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env })
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
@@ -108,6 +113,10 @@ t.test('a tiny run of every variant and route is valid and reports each of them'
     'the report has the table of compared pairs, with the columns of BENCHMARKS.md')
   t.match(table, /^\| typed-signed \| \/write CPU over bare \| -?[\d.]+ µs \(-?[\d.]+–-?[\d.]+\) \|$/m, 'a pair against bare Fastify gives its CPU excess')
   t.match(table, /^\| typed-memory \| \/write req\/s ÷ fastify-session \| [\d.]+× \([\d.]+–[\d.]+\) \|$/m, 'a pair against a peer gives its req/s ratio')
+  for (const route of ['read', 'write']) {
+    t.match(table, new RegExp(`^\\| typed-signed-schema \\| /${route} req/s ÷ typed-signed \\| [\\d.]+× \\([\\d.]+–[\\d.]+\\) \\|$`, 'm'),
+      `a pair against another row of this plugin gives its req/s ratio: the schema row on /${route}`)
+  }
   t.notMatch(table, /\btargets?\b|\bissues?\b/i, 'the report speaks of measures, not of the project\'s targets or issues')
   t.match(table, /^- Command: `node --import tsx bench\/run\.ts --rounds 1 --replicas 2 /m, 'the report gives the command line')
   t.match(table, /^- 1 interleaved rounds × 1 s per route per variant, 2 connections; 2 server processes per variant, round r measuring process \(r − 1\) mod 2; /m,
@@ -131,6 +140,83 @@ t.test('the rounds take each variant\'s server processes in turn', async (t) => 
       t.same(mine.map((w) => [w.round, w.replica]), [[1, 0], [2, 1], [3, 0]], `${variant} /${route}: rounds 1, 2 and 3 measure processes 0, 1 and 0`)
     }
   }
+})
+
+/**
+ * What the schema row's test asks of `bench/variants.ts`, in a child
+ * process (so that `bench/` stays out of this suite's coverage): the run
+ * order, the schema's shape, and what each row's `/read` answers for
+ * cookies that `typed-signed` seals (it has no schema, so it seals any data).
+ */
+const SCHEMA_PROBE = `
+import Fastify from 'fastify'
+const { VARIANTS, benchSchema, runOrder } = await import('./bench/variants.ts')
+const apps = {}
+for (const name of ['typed-signed', 'typed-signed-schema']) {
+  const app = Fastify()
+  const { read, write } = await VARIANTS.find((v) => v.name === name).setup(app)
+  app.get('/read', read)
+  app.get('/write', write)
+  apps[name] = app
+}
+const signed = apps['typed-signed']
+const schemaRow = apps['typed-signed-schema']
+const data = {
+  counter: { counter: 5 },
+  fiveKeys: { counter: 7, user: { id: 'u1', name: 'Ada' }, role: 'editor', theme: 'dark', lastSeen: 1733356800000 },
+  extraKey: { counter: 5, extra: 1 },
+  notInteger: { counter: 1.5 },
+  wrongRole: { counter: 5, role: 'root' }
+}
+const reads = {}
+for (const [name, value] of Object.entries(data)) {
+  const cookie = 'session=' + await signed.sessions.encode(value)
+  reads[name] = {}
+  for (const [row, app] of Object.entries(apps)) reads[name][row] = (await app.inject({ url: '/read', headers: { cookie } })).body
+}
+let refused = null
+try { await schemaRow.sessions.encode({ counter: 1, theme: 3 }) } catch (err) { refused = err.code }
+const first = await schemaRow.inject('/write?by=1')
+const cookie = first.headers['set-cookie'].split(';')[0]
+const second = await schemaRow.inject({ url: '/write', headers: { cookie } })
+const schema = await benchSchema()
+process.stdout.write(JSON.stringify({
+  order: runOrder(VARIANTS).map((v) => v.name),
+  keys: Object.keys(schema.properties).sort(),
+  required: schema.required,
+  additionalProperties: schema.additionalProperties,
+  reads,
+  refused,
+  writes: [first.body, second.body, second.headers['set-cookie'] !== undefined]
+}))
+`
+
+t.test('typed-signed-schema is typed-signed with a schema of five keys: the same cookies and routes, checked', async (t) => {
+  const run = await node(['--input-type=module', '-e', SCHEMA_PROBE])
+  t.equal(run.code, 0, 'the probe runs', { stderr: run.stderr })
+  const probe = JSON.parse(run.stdout) as {
+    order: string[]
+    keys: string[]
+    required: string[]
+    additionalProperties: boolean
+    reads: Record<string, Record<string, string>>
+    refused: string | null
+    writes: [string, string, boolean]
+  }
+  t.same(probe.keys, ['counter', 'lastSeen', 'role', 'theme', 'user'], 'the schema has five keys, the counter among them')
+  t.same(probe.required, ['counter'], 'only the counter, which every session of the run holds, is required')
+  t.equal(probe.additionalProperties, false, 'no other key is allowed')
+  t.same(probe.reads.counter, { 'typed-signed': '5', 'typed-signed-schema': '5' },
+    'a typed-signed cookie holding the counter reads the same in both rows: the same secret, format and routes')
+  t.same(probe.reads.fiveKeys, { 'typed-signed': '7', 'typed-signed-schema': '7' }, 'data with all five keys passes the schema')
+  for (const name of ['extraKey', 'notInteger', 'wrongRole']) {
+    t.same(probe.reads[name], { 'typed-signed': name === 'notInteger' ? '1.5' : '5', 'typed-signed-schema': '0' },
+      `data failing the schema (${name}) loads in typed-signed, and is an empty session in the schema row: the schema is checked`)
+  }
+  t.equal(probe.refused, 'FST_ERR_SESSION_INVALID_DATA', 'the schema row refuses to seal data that fails the schema')
+  t.same(probe.writes, ['1', '2', true], 'its /write starts, continues and re-seals a session as typed-signed\'s does')
+  t.same(probe.order.slice(0, 5), ['bare', 'typed-signed', 'typed-signed-schema', 'secure-session', 'typed-encrypted'],
+    'the run order puts the schema row right after typed-signed, and keeps typed-encrypted next to secure-session')
 })
 
 /** A window of a made-up run, for the pooling tool. */
