@@ -102,6 +102,12 @@ const { value: anyValue } = fc.letrec<{ value: unknown, leaf: unknown }>((tie) =
   )
 }))
 
+/** Values that a coercing validator would turn into fitting ones: the check must refuse them as they are. */
+const coercible = fc.oneof(
+  fc.constantFrom('5', '-0', '1.5', 'true', 'false', '', 'null', 0, 1, true, false, null),
+  fc.constantFrom(['5'], [1, '2'], { id: '5' }, { id: 1, role: 'x' })
+)
+
 /** Values that pass each key's rule, so that about as many cases pass as fail. */
 const fitting: Record<string, fc.Arbitrary<unknown>> = {
   name: text,
@@ -118,12 +124,16 @@ const fitting: Record<string, fc.Arbitrary<unknown>> = {
 }
 
 /**
- * Session data: either built from fitting values (most of which pass, but
- * not all: a NaN count, a fractional id, a user with a role), or any value
- * at each key, an unknown key included, with `name` there or not.
+ * Session data: built from fitting values (most of which pass, but not
+ * all: a NaN count, a fractional id, a user with a role), with one of them
+ * replaced by a coercible value or not; or any value at each key, an
+ * unknown key included, with `name` there or not; or nothing.
  */
 const data: fc.Arbitrary<Anything> = fc.oneof(
   fc.record(fitting, { requiredKeys: ['name'] }),
+  // One key made coercible, the others fitting: a coercing or rewriting check would let it pass.
+  fc.tuple(fc.record(fitting, { requiredKeys: ['name'] }), fc.constantFrom(...Object.keys(fitting)), coercible)
+    .map(([record, key, value]) => ({ ...record, [key]: value })),
   fc.record(
     Object.fromEntries(Object.entries(fitting).map(([key, fits]) => [key, fc.oneof(fits, anyValue)]).concat([['extra', anyValue]])),
     { requiredKeys: [] }

@@ -324,7 +324,8 @@ t.test('the schema is compiled with the app\'s own ajv options', async (t) => {
     t.test(`no coercion, no defaults and no removal, even with ${title}`, async (t) => {
       const schema = Type.Object({
         n: Type.Number(),
-        label: Type.Optional(Type.String({ default: 'none' }))
+        label: Type.Optional(Type.String({ default: 'none' })),
+        nested: Type.Optional(Type.Object({ label: Type.Optional(Type.String({ default: 'none' })) }))
       }, { additionalProperties: false })
       const h = await harness(t, { schema }, server as FastifyServerOptions, (app) => {
         app.post('/body', { schema: { body: { type: 'object', properties: { n: { type: 'number' } } } } }, async (request) => request.body)
@@ -341,6 +342,13 @@ t.test('the schema is compiled with the app\'s own ajv options', async (t) => {
         const res = await h.app.inject({ url: '/read', cookies: { session: await other.sessions.encode({ n: 5 } as never) } })
         t.same(res.json(), { new: false, keys: ['n'] })
         t.same(h.received, { n: 5 })
+        const nested = await h.app.inject({ url: '/read', cookies: { session: await other.sessions.encode({ n: 5, nested: {} } as never) } })
+        t.same(nested.json(), { new: false, keys: ['n', 'nested'] })
+        t.same(h.received, { n: 5, nested: {} }, 'nor in a nested object')
+        h.pending = { n: 6, nested: {} }
+        const write = await h.app.inject('/write')
+        await h.app.inject({ url: '/read', cookies: { session: sessionCookie(write) as string } })
+        t.same(h.received, { n: 6, nested: {} }, 'nor by a save')
       })
       await t.test('an extra key under additionalProperties false fails, and is not dropped', async (t) => {
         // The whole session is refused, not just the extra key.
@@ -583,6 +591,11 @@ for (const format of FORMATS) {
       })
     })
 
+    t.test('an undefined value is left out of the check, as the save leaves it out', async (t) => {
+      const value = await h.app.sessions.encode({ ...GOOD, when: undefined, gone: undefined } as never)
+      t.same((await h.app.inject({ url: '/read', cookies: { session: value } })).json(), { new: false, keys: ['user'] })
+    })
+
     t.test('empty data always passes, even with required keys', async (t) => {
       const empty = await h.app.sessions.encode({})
       t.same((await h.app.inject({ url: '/read', cookies: { session: empty } })).json(), { new: false, keys: [] }, 'an empty encoded session loads')
@@ -663,7 +676,31 @@ for (const format of FORMATS) {
       t.same(calls, [], 'migrate never sees it')
     })
 
-    t.test('with validate, a migrated session is saved even when the route does not touch it', async (t) => {
+    t.test('with validate, a migrated session is saved even when neither validate nor the route touches it', async (t) => {
+      let validated = 0
+      const hv = await harness(t, {
+        format,
+        schema: Schema,
+        version: 3,
+        migrate: (data) => ({ user: { id: Number(data.userId), name: String(data.name) } }),
+        validate: () => {
+          validated++
+          return true
+        }
+      })
+      const res = await hv.app.inject({ url: '/untouched', cookies: { session: await v1.sessions.encode(oldData as never) } })
+      t.equal(res.statusCode, 200)
+      t.equal(validated, 1)
+      const value = sessionCookie(res)
+      t.equal(head(value), HEAD[format]('v3'), 'saved under version 3')
+      const next = await hv.app.inject({ url: '/read', cookies: { session: value as string } })
+      t.same(next.json(), { new: false, keys: ['user'] })
+      t.same(hv.received, { user: { id: 7, name: 'grace' } })
+      const again = await hv.app.inject({ url: '/untouched', cookies: { session: value as string } })
+      t.same(setCookies(again), [], 'the saved session, untouched, is not saved again')
+    })
+
+    t.test('validate sees the migrated data, and the session it read is saved', async (t) => {
       const seen: unknown[] = []
       const hv = await harness(t, {
         format,
@@ -676,12 +713,8 @@ for (const format of FORMATS) {
         }
       })
       const res = await hv.app.inject({ url: '/untouched', cookies: { session: await v1.sessions.encode(oldData as never) } })
-      t.equal(res.statusCode, 200)
-      t.same(seen, [{ id: 7, name: 'grace' }], 'validate sees the migrated data')
-      const value = sessionCookie(res)
-      t.equal(head(value), HEAD[format]('v3'))
-      const next = await hv.app.inject({ url: '/untouched', cookies: { session: value as string } })
-      t.same(setCookies(next), [], 'the saved session, untouched, is not saved again')
+      t.same(seen, [{ id: 7, name: 'grace' }])
+      t.equal(head(sessionCookie(res)), HEAD[format]('v3'))
     })
 
     t.test('app.sessions.decode() gives null for a rejected cookie and the migrated session for an older one', async (t) => {
