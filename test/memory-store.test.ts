@@ -205,6 +205,8 @@ t.test('sessions seen in the same second are listed by id, and a record without 
   t.same((await store.listUser(7)).map((s) => s.id), ['a', 'b', 'c', 'd'], 'a number user is found by its text')
   t.same((await store.listUser('7')).map((s) => s.lastSeen), [1_000_000, 1_000_000, 1_000_000, 1_000_000])
   t.equal(await store.destroyUser('7'), 6, 'destroyUser still ends the sessions that listing leaves out')
+  await store.set('later', create({ username: '"cy"', _created: '1000500' }), 100)
+  t.same(await store.listUser('cy'), [{ id: 'later', created: 1_000_500, lastSeen: 1_000_500 }], 'lastSeen is never before created, even on another clock')
 })
 
 t.test('listUser leaves the LRU order as it was: listing is not a use', async (t) => {
