@@ -407,15 +407,7 @@ export class StoreInterface {
       }
       if (s.permanent !== (loaded.fields[PERMANENT_FIELD] === 'true')) cookie = true
     } // else a refresh, or an old key's cookie that only needs re-signing (save() returned early otherwise)
-    let setCookie = cookie ? (): undefined => { this.#setCookie(request, reply, s, id, now) } : nothing
-    if (s.isNew) {
-      // A rejected record (validate, the schema) written again: the session now has this id.
-      const then = setCookie
-      setCookie = (): undefined => {
-        s.id = id
-        return then()
-      }
-    }
+    const setCookie = cookie ? (): undefined => { this.#setCookie(request, reply, s, id, now) } : nothing
     return write === undefined ? setCookie() : this.#call(what, write, setCookie)
   }
 
