@@ -147,9 +147,15 @@ function plainObject (data: Map<string, unknown>): Record<string, unknown> {
   return object
 }
 
+/** Whether the data holds no value that a save would keep. */
+function isEmpty (data: Map<string, unknown>): boolean {
+  for (const value of data.values()) if (value !== undefined) return false
+  return true
+}
+
 /** What a value is, for a debug line: a kind, never its content. */
 function kind (value: unknown): string {
-  if (value === null) return 'null'
+  if (value === null || value === undefined) return String(value)
   if (Array.isArray(value)) return 'an array'
   if (typeof value === 'object') return value instanceof Promise ? 'a Promise' : 'an object that is not plain'
   return `a ${typeof value}`
@@ -183,7 +189,7 @@ export class DataRules {
    */
   failure (data: Map<string, unknown>): string | undefined {
     const validate = this.#validate
-    if (validate === undefined || data.size === 0 || validate(plainObject(data))) return undefined
+    if (validate === undefined || isEmpty(data) || validate(plainObject(data))) return undefined
     return describeError((validate.errors as AjvError[])[0] as AjvError)
   }
 
@@ -206,13 +212,14 @@ export class DataRules {
       let result: unknown
       try {
         result = migrate(plainObject(data), from)
+        const proto: unknown = result !== null && typeof result === 'object' ? Object.getPrototypeOf(result) : undefined
+        if (proto !== Object.prototype && proto !== null) return `migrate returned ${kind(result)} for version ${from}, not a plain object`
+        // Read here, in the try: a getter or a Proxy in the result may throw as migrate itself may.
+        data = new Map()
+        for (const [key, value] of Object.entries(result as object)) if (value !== undefined) data.set(key, value)
       } catch (err) {
         return `migrate threw for version ${from} (${(err as Error).message})`
       }
-      const proto: unknown = result !== null && typeof result === 'object' ? Object.getPrototypeOf(result) : undefined
-      if (proto !== Object.prototype && proto !== null) return `migrate returned ${kind(result)} for version ${from}, not a plain object`
-      data = new Map()
-      for (const [key, value] of Object.entries(result as object)) if (value !== undefined) data.set(key, value)
     }
     const failure = this.failure(data)
     if (failure !== undefined) {

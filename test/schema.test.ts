@@ -427,7 +427,7 @@ const BAD_MIGRATIONS: Array<[string, (data: Anything) => unknown, RegExp]> = [
   ['returns data missing a required nested key', () => ({ user: { id: 1 } }), /the data migrated from version 1 fails the schema at \/user\/name \(required/],
   ['returns a number', () => 42, /migrate returned a number for version 1, not a plain object/],
   ['returns a string', () => 'user', /migrate returned a string for version 1, not a plain object/],
-  ['returns undefined', () => undefined, /migrate returned (an? )?undefined for version 1, not a plain object/],
+  ['returns undefined', () => undefined, /migrate returned undefined for version 1, not a plain object/],
   ['returns a function', () => () => GOOD, /migrate returned a function for version 1, not a plain object/],
   ['returns null', () => null, /migrate returned null for version 1, not a plain object/],
   ['returns an array', () => [GOOD], /migrate returned an array for version 1, not a plain object/],
@@ -504,13 +504,11 @@ for (const format of FORMATS) {
       }
     })
 
-    t.test('a migrate whose result throws when it is read rejects the session', {
-      todo: 'lib bug: lib/schema.ts DataRules.upgrade reads the result (Object.getPrototypeOf, Object.entries) outside the try around migrate(), so a throwing getter or Proxy trap is a 500'
-    }, async (t) => {
+    t.test('a migrate whose result throws when it is read rejects the session', async (t) => {
       migrate = () => ({ get user () { throw new Error('lazy') } })
-      await rejects(t, h, await older.sessions.encode({ id: 1 } as never), /migrate/)
+      await rejects(t, h, await older.sessions.encode({ id: 1 } as never), /migrate threw for version 1 \(lazy\)/)
       migrate = () => new Proxy({}, { getPrototypeOf () { throw new Error('trap') } })
-      await rejects(t, h, await older.sessions.encode({ id: 1 } as never), /migrate/)
+      await rejects(t, h, await older.sessions.encode({ id: 1 } as never), /migrate threw for version 1 \(trap\)/)
     })
 
     t.test('a migrate that returns an object of null prototype, or undefined values, is accepted', async (t) => {
@@ -597,6 +595,7 @@ for (const format of FORMATS) {
     })
 
     t.test('empty data always passes, even with required keys', async (t) => {
+      await t.resolves(h.app.sessions.encode({ user: undefined }), 'data of only undefined values is empty data')
       const empty = await h.app.sessions.encode({})
       t.same((await h.app.inject({ url: '/read', cookies: { session: empty } })).json(), { new: false, keys: [] }, 'an empty encoded session loads')
       const good = await h.app.sessions.encode(GOOD as never)
