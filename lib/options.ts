@@ -108,17 +108,6 @@ interface CommonOptions {
    */
   maxCookieSize?: number
   /**
-   * Cookie mode: the most cookies one session may span when its value does
-   * not fit in one Set-Cookie of `maxCookieSize`: `cookieName`,
-   * `cookieName.1`, … `cookieName.(maxChunks - 1)`, each header within
-   * `maxCookieSize`. `1` never splits. Every chunk comes back in the
-   * request's Cookie header, so mind the server's and proxies' header
-   * limits. Format `'flask'` and store mode refuse a value above 1, and so
-   * does `maxCookieSize: 0`.
-   * @default 1
-   */
-  maxChunks?: number
-  /**
    * Runs when a valid session is loaded (not for a new one). Returning
    * `false` turns it into an empty new session.
    * @default undefined
@@ -167,6 +156,17 @@ export interface CookieModeOptions extends CommonOptions {
    * @default 'signed'
    */
   format?: SessionFormat
+  /**
+   * The most cookies one session may span, 1 to 10, when its value does
+   * not fit in one Set-Cookie of `maxCookieSize`: `cookieName`,
+   * `cookieName.1`, … `cookieName.(maxChunks - 1)`, each header within
+   * `maxCookieSize`. `1` never splits. Every chunk comes back in the
+   * request's Cookie header, so mind the server's and proxies' header
+   * limits. Format `'flask'` refuses a value above 1, and so does
+   * `maxCookieSize: 0`.
+   * @default 1
+   */
+  maxChunks?: number
   /** No store: the data is in the cookie. */
   store?: undefined
 }
@@ -180,6 +180,8 @@ export interface StoreModeOptions extends CommonOptions {
   store: SessionStore
   /** Store mode has no cookie format: the cookie is a signed session id. */
   format?: undefined
+  /** The cookie carries only the signed session id, which always fits in one. */
+  maxChunks?: 1
 }
 
 /**
