@@ -197,6 +197,8 @@ t.test('the keys follow the client\'s keyPrefix, the user index included', needs
   await store.set('s1', merge({ username: '"bob"' }), 100)
   t.same((await admin.keys('*')).sort(), ['tenant:session:s1', 'tenant:session:user:bob'])
   t.same(await store.get('s1'), { username: '"bob"' })
+  await store.set('s1', merge({ _created: '1000' }), 100)
+  t.same((await store.listUser('bob')).map((s) => [s.id, s.created]), [['s1', 1000]], 'listUser finds the records under the keyPrefix')
   t.equal(await store.destroyUser('bob'), 1)
   t.same(await admin.keys('*'), [])
 })
