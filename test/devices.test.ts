@@ -24,6 +24,14 @@ async function devicesApp (store: DeviceStore): Promise<FastifyInstance> {
       request.session.permanent = true
       return 'ok'
     })
+    app.post('/regenerate', async (request) => {
+      await request.session.regenerate(['username'])
+      return 'ok'
+    })
+    app.post('/logout', async (request) => {
+      request.session.clear()
+      return 'ok'
+    })
     app.get('/me', async (request) => ({ user: request.session.get('username') ?? null, id: request.session.id ?? null }))
     app.post('/counter', async (request) => {
       request.session.set('counter', request.session.get('counter', 0) + 1)
@@ -108,6 +116,14 @@ async function story (t: Test, store: DeviceStore): Promise<void> {
   const again = await login('ada')
   t.same((await get('/me', again)).json(), { user: 'ada', id: idOf(again) })
   t.same((await devices(again)).map((d) => [d.id, d.current]), [[idOf(again), true], [idOf(tablet), false]], 'a new login is listed at once')
+
+  clock.set(T0 + 90)
+  const moved = carry(await post('/regenerate', again))
+  t.not(idOf(moved), idOf(again))
+  t.same((await devices(moved)).map((d) => [d.id, d.created, d.current]), [[idOf(moved), T0 + 90, true], [idOf(tablet), T0 + 20, false]],
+    'regenerate() moves the device to its new id')
+  t.equal((await post('/logout', moved)).statusCode, 200)
+  t.same((await devices(tablet)).map((d) => d.id), [idOf(tablet)], 'and clear() takes it off the list')
 }
 
 t.test('the device list on MemoryStore', async (t) => {
