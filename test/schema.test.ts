@@ -595,7 +595,7 @@ for (const format of FORMATS) {
     })
 
     t.test('empty data always passes, even with required keys', async (t) => {
-      await t.resolves(h.app.sessions.encode({ user: undefined }), 'data of only undefined values is empty data')
+      await t.resolves(h.app.sessions.encode({ user: undefined } as never), 'data of only undefined values is empty data')
       const empty = await h.app.sessions.encode({})
       t.same((await h.app.inject({ url: '/read', cookies: { session: empty } })).json(), { new: false, keys: [] }, 'an empty encoded session loads')
       const good = await h.app.sessions.encode(GOOD as never)
