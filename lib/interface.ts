@@ -189,7 +189,12 @@ export function newState (mode: SessionMode, cookie: string | undefined, seriali
 export class CookieInterface {
   readonly #options: ResolvedOptions
   readonly #codec: CookieCodec
-  readonly #cache = new LRUCache<string, Verified>({ max: CACHE_SIZE })
+  /**
+   * Verified values, at most CACHE_SIZE of them and CACHE_SIZE × 4 KB of
+   * value text in all: a chunked value is up to ten cookies long, so the
+   * count alone would let the cache grow to 400 MB at maxChunks 10.
+   */
+  readonly #cache = new LRUCache<string, Verified>({ max: CACHE_SIZE, maxSize: CACHE_SIZE * 4096, sizeCalculation: (_, value) => value.length })
   readonly #sealed = new RecentValues<Verified>(SEALED_BITS)
   readonly #writer: CookieWriter
   readonly #rules: DataRules
