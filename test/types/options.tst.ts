@@ -26,6 +26,12 @@ describe('TypedSessionOptions', () => {
     expect<TypedSessionOptions>().type.toBeAssignableFrom({ secret, store: maybeStore })
   })
 
+  test('maxChunks above 1 compiles in cookie mode only', () => {
+    expect<TypedSessionOptions>().type.toBeAssignableFrom({ secret, maxChunks: 4 })
+    expect<TypedSessionOptions>().type.toBeAssignableFrom({ secret, store, maxChunks: 1 as const })
+    expect(() => { const o: TypedSessionOptions = { secret, store, maxChunks: 2 }; return o }).type.toRaiseError()
+  })
+
   test('format together with store fails to compile', () => {
     expect(() => { const o: TypedSessionOptions = { secret, store, format: 'signed' }; return o }).type.toRaiseError()
     expect(() => { const o: TypedSessionOptions = { secret, store, format: someFormat }; return o }).type.toRaiseError()
