@@ -1,12 +1,13 @@
 /**
  * Flask's quickstart session example, ported to Fastify
  * (https://flask.palletsprojects.com/en/stable/quickstart/#sessions), with a
- * "remember me" box (a permanent session), a flash message after login, and
- * a list kept in the session and changed in place.
+ * "remember me" box (a permanent session), a flash message after login, a
+ * list kept in the session and changed in place, and, in store mode, a
+ * "your devices" page that lists the user's sessions and ends them.
  */
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import typedSession, { type SessionStore, type TypedSessionOptions } from 'fastify-typed-session'
+import typedSession, { type SessionStore, type TypedSessionOptions, type UserIndex, type UserSession } from 'fastify-typed-session'
 import { Type, type Static } from 'typebox'
 
 /** The longest username, in characters. */
@@ -37,8 +38,14 @@ export interface ExampleOptions {
   secret: TypedSessionOptions['secret']
   /** Fastify's `logger` option. @default no logger */
   logger?: FastifyServerOptions['logger']
-  /** The plugin's `store` option. @default none: the session lives in the cookie */
-  store?: SessionStore
+  /**
+   * The plugin's `store` option. With a store that has a user index
+   * (`MemoryStore` or `RedisStore` given `userKey: 'username'`), the app
+   * also serves the devices page, `/devices`; a built-in store without
+   * `userKey` fails there with `FST_ERR_SESSION_INVALID_OPTION`.
+   * @default none: the session lives in the cookie, and there is no device list
+   */
+  store?: SessionStore & Partial<UserIndex>
 }
 
 /** The schema of a form body of string fields: a repeated field gets a 400. */
@@ -62,17 +69,39 @@ ${flashes === '' ? '' : `<ul class="flashes">${flashes}</ul>\n`}${body}
 `)
 }
 
+/** The store, when it has a user index (`listUser` and `destroyUser`), else `undefined`. */
+function withUserIndex (store: ExampleOptions['store']): (SessionStore & UserIndex) | undefined {
+  return typeof store?.listUser === 'function' && typeof store.destroyUser === 'function' ? store as SessionStore & UserIndex : undefined
+}
+
+/** A Unix time as a `<time>` element, in UTC to the second. */
+function time (seconds: number): string {
+  const iso = new Date(seconds * 1000).toISOString().slice(0, 19) + 'Z'
+  return `<time datetime="${iso}">${iso.replace('T', ' ').replace('Z', ' UTC')}</time>`
+}
+
+/** One row of the devices page: the current device is marked, and each other one has its logout button. */
+function deviceRow (session: UserSession, current: string | undefined): string {
+  const action = session.id === current
+    ? '<td><strong>this device</strong></td>'
+    : `<td><form method="post" action="/devices/logout"><input type="hidden" name="id" value="${escapeHtml(session.id)}">` +
+      '<button type="submit">Log out</button></form></td>'
+  return `<tr><td>${time(session.created)}</td><td>${time(session.lastSeen)}</td>${action}</tr>`
+}
+
 /** Builds the example app (not started: call `listen()` or `inject()`). */
 export function buildApp ({ secret, logger, store }: ExampleOptions): FastifyInstance {
   const app = Fastify(logger === undefined ? {} : { logger })
   app.register(formbody)
   app.register(typedSession, store === undefined ? { secret, schema: SessionSchema } : { secret, store, schema: SessionSchema })
+  const devices = withUserIndex(store)
 
   app.get('/', async (request, reply) => {
     const username = request.session.get('username')
+    const link = devices === undefined ? '' : ' | <a href="/devices">Your devices</a>'
     return page(request, reply, 'Home', username === undefined
       ? '<p>You are not logged in</p>\n<p><a href="/login">Log in</a> | <a href="/list">Your list</a></p>'
-      : `<p>Logged in as ${escapeHtml(username)}</p>\n<p><a href="/list">Your list</a> | <a href="/logout">Log out</a></p>`)
+      : `<p>Logged in as ${escapeHtml(username)}</p>\n<p><a href="/list">Your list</a>${link} | <a href="/logout">Log out</a></p>`)
   })
 
   app.get('/login', async (request, reply) => page(request, reply, 'Log in', `<form method="post" action="/login">
@@ -126,6 +155,67 @@ ${items.length === 0 ? '<p>The list is empty.</p>' : `<ol>\n${items.map((item) =
       else request.session.set('items', [item])
     }
     return reply.redirect('/list')
+  })
+
+  // "Your devices": the sessions of the user logged in, from the store's user index
+  // (`userKey: 'username'`). This example has no passwords, so whoever types a name is
+  // that user; a real app lists the devices of an authenticated user the same way.
+  app.get('/devices', async (request, reply) => {
+    const username = request.session.get('username')
+    if (username === undefined) {
+      request.session.flash('Log in to see your devices', 'error')
+      return reply.redirect('/login')
+    }
+    if (devices === undefined) {
+      return page(request, reply, 'Your devices', `<h1>Your devices</h1>
+<p>The device list needs a server-side store that indexes sessions by user (<code>MemoryStore</code> or
+<code>RedisStore</code> with <code>userKey</code>). In cookie mode each session lives only in its browser's cookie,
+so the server has no list of them. Try <code>SESSION_STORE=memory npm run example</code>.</p>
+<p><a href="/">Home</a></p>`)
+    }
+    // The user's live sessions, the most recently seen first; `lastSeen` is in whole seconds, and this
+    // device's own is the time of its last write or refresh before this request.
+    const sessions = await devices.listUser(username)
+    const others = sessions.some((session) => session.id !== request.session.id)
+    reply.header('cache-control', 'no-store')
+    return page(request, reply, 'Your devices', `<h1>Your devices</h1>
+<p>Where ${escapeHtml(username)} is logged in:</p>
+<table>
+<thead><tr><th>Logged in</th><th>Last seen</th><th></th></tr></thead>
+<tbody>
+${sessions.map((session) => deviceRow(session, request.session.id)).join('\n')}
+</tbody>
+</table>
+${others ? '<form method="post" action="/devices/logout-others"><p><button type="submit">Log out all other devices</button></p></form>\n' : ''}<p><a href="/">Home</a></p>`)
+  })
+
+  app.post<{ Body: { id?: string } }>('/devices/logout', { schema: form(['id']) }, async (request, reply) => {
+    const username = request.session.get('username')
+    if (username === undefined) return reply.redirect('/login')
+    if (devices === undefined) return reply.redirect('/devices')
+    const id = request.body.id ?? ''
+    if (id === request.session.id) {
+      request.session.clear() // this device: an ordinary logout
+      return reply.redirect('/')
+    }
+    // An id from a form is no proof of ownership: end it only if it is one of this user's sessions.
+    if ((await devices.listUser(username)).some((session) => session.id === id)) {
+      await devices.destroy(id)
+      request.session.flash('The device was logged out')
+    } else {
+      request.session.flash('That device is not one of yours, or it was already logged out', 'error')
+    }
+    return reply.redirect('/devices')
+  })
+
+  app.post('/devices/logout-others', async (request, reply) => {
+    const username = request.session.get('username')
+    if (username === undefined) return reply.redirect('/login')
+    if (devices === undefined) return reply.redirect('/devices')
+    // Every session of this user but this one; `destroyUser` checks that each is the user's.
+    const ended = await devices.destroyUser(username, { except: request.session.id })
+    request.session.flash(`${ended} other device${ended === 1 ? ' was' : 's were'} logged out`)
+    return reply.redirect('/devices')
   })
 
   return app

@@ -24,7 +24,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 
 const client = new Redis(redisUrl)
-// `userKey` keeps an index of each user's sessions, so `store.destroyUser(name)` logs a user out everywhere.
+// `userKey` keeps an index of each user's sessions: /devices lists them and logs them out.
 const store = new RedisStore({ client, userKey: 'username' })
 const secret = process.env.SESSION_SECRET
 const app = buildApp({ secret: secret || randomBytes(32), logger: true, store })

@@ -5,8 +5,8 @@
 import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { buildApp, escapeHtml, MAX_ITEM, MAX_LIST_BYTES, MAX_NAME } from '../example/app.js'
-import typedSession, { MemoryStore } from '../lib/index.js'
-import { SECRET, setCookies } from './helpers/build.js'
+import typedSession, { MemoryStore, type SessionStore } from '../lib/index.js'
+import { freezeClock, SECRET, setCookies } from './helpers/build.js'
 
 /** A browser's view of the app: it keeps the session cookie between requests. */
 interface Browser {
@@ -46,6 +46,30 @@ function sessionHeader (res: LightMyRequestResponse): string {
   const headers = setCookies(res).filter((h) => h.startsWith('session='))
   if (headers.length !== 1) throw new Error(`expected one session Set-Cookie, got ${headers.length}`)
   return headers[0] as string
+}
+
+/** A row of the devices page: its times as shown, and the id its logout button posts (none for this device). */
+interface DeviceRow { created: string, lastSeen: string, current: boolean, id: string | undefined }
+
+/** The rows of the devices page, in order. */
+function deviceRows (res: LightMyRequestResponse): DeviceRow[] {
+  return [...res.body.matchAll(/<tr><td><time datetime="([^"]+)">[^<]*<\/time><\/td><td><time datetime="([^"]+)">[^<]*<\/time><\/td><td>(.*?)<\/td><\/tr>/g)]
+    .map((m) => ({
+      created: m[1] as string,
+      lastSeen: m[2] as string,
+      current: m[3] === '<strong>this device</strong>',
+      id: /name="id" value="([^"]+)"/.exec(m[3] as string)?.[1]
+    }))
+}
+
+/** The flashed messages of a page, as `category: message`. */
+function flashes (res: LightMyRequestResponse): string[] {
+  return [...res.body.matchAll(/<li class="([^"]+)">(.*?)<\/li>/g)].map((m) => `${m[1] as string}: ${m[2] as string}`)
+}
+
+/** The session id in a browser's cookie (store mode: the part before the signature). */
+function idOf (b: Browser): string {
+  return (b.cookie as string).split('.')[0] as string
 }
 
 /** The items of the list page, in order. */
@@ -365,4 +389,172 @@ t.test('with a store, the same walk works and the cookie carries only the sessio
   const res = await b.get('/logout')
   t.match(sessionHeader(res), /^session=; Max-Age=0/)
   t.equal(store.size, 0, 'logging out deletes the record')
+})
+
+/** A Unix time as the devices page writes it in its `datetime` attributes. */
+const iso = (seconds: number): string => new Date(seconds * 1000).toISOString().slice(0, 19) + 'Z'
+
+/** The example in store mode, on a MemoryStore indexed by username as `SESSION_STORE=memory` runs it, with the clock frozen at `T0`. */
+async function startDevices (t: { teardown: (fn: () => unknown) => void }): Promise<{ store: MemoryStore, clock: ReturnType<typeof freezeClock>, login: (username: string, remember?: boolean) => Promise<Browser> }> {
+  const clock = freezeClock(T0)
+  t.teardown(clock.restore)
+  const store = new MemoryStore({ userKey: 'username' })
+  const app = buildApp({ secret: SECRET, store })
+  t.teardown(() => app.close())
+  const login = async (username: string, remember = false): Promise<Browser> => {
+    const b = browser(app)
+    await b.post('/login', remember ? { username, remember: '1' } : { username })
+    await b.get('/') // the redirect, as a browser follows it: shows (and so consumes) the login flash
+    return b
+  }
+  return { store, clock, login }
+}
+
+const T0 = 1_800_000_000
+
+t.test('in store mode, the devices page lists the three sessions of a user logged in from three browsers, the most recently seen first, this one marked', async (t) => {
+  const { clock, login } = await startDevices(t)
+  const laptop = await login('ada')
+  clock.set(T0 + 10)
+  const phone = await login('ada', true)
+  clock.set(T0 + 20)
+  const tablet = await login('ada')
+  const eve = await login('eve')
+  t.match((await laptop.get('/')).body, '<a href="/list">Your list</a> | <a href="/devices">Your devices</a> | <a href="/logout">Log out</a>',
+    'the index links to the devices page (and reading it leaves the session as it was)')
+
+  clock.set(T0 + 30)
+  const res = await laptop.get('/devices')
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['cache-control'], 'no-store', 'a per-user page is not cached')
+  t.match(res.body, '<p>Where ada is logged in:</p>')
+  t.same(deviceRows(res), [
+    { created: iso(T0 + 20), lastSeen: iso(T0 + 20), current: false, id: idOf(tablet) },
+    { created: iso(T0 + 10), lastSeen: iso(T0 + 10), current: false, id: idOf(phone) },
+    { created: iso(T0), lastSeen: iso(T0), current: true, id: undefined }
+  ], 'three devices; this one is marked and has no button; eve\'s session is not among them')
+  t.notMatch(res.body, idOf(eve))
+  t.match(res.body, '<form method="post" action="/devices/logout-others"><p><button type="submit">Log out all other devices</button></p></form>')
+  t.match(res.body, `<time datetime="${iso(T0)}">${iso(T0).replace('T', ' ').replace('Z', ' UTC')}</time>`, 'times read in UTC')
+
+  clock.set(T0 + 40)
+  await phone.get('/') // a permanent session is refreshed by each request
+  await tablet.get('/list') // a browser-session one that is only read is not
+  clock.set(T0 + 50)
+  t.same(deviceRows(await laptop.get('/devices')).map((row) => [row.id, row.lastSeen]), [
+    [idOf(phone), iso(T0 + 40)],
+    [idOf(tablet), iso(T0 + 20)],
+    [undefined, iso(T0)]
+  ], 'lastSeen moves with writes and refreshes, not with reads')
+})
+
+t.test('in store mode, a device is logged out from another one, and then all the others; the current one survives', async (t) => {
+  const { store, clock, login } = await startDevices(t)
+  const laptop = await login('ada')
+  clock.set(T0 + 10)
+  const phone = await login('ada', true)
+  clock.set(T0 + 20)
+  const tablet = await login('ada')
+  const eve = await login('eve')
+
+  clock.set(T0 + 30)
+  const ended = await laptop.post('/devices/logout', { id: idOf(phone) })
+  t.equal(ended.statusCode, 302)
+  t.equal(ended.headers.location, '/devices')
+  const after = await laptop.get('/devices')
+  t.same(flashes(after), ['message: The device was logged out'])
+  t.same(deviceRows(after).map((row) => [row.id, row.current]), [[undefined, true], [idOf(tablet), false]], 'the laptop (seen as it queued its flash) and the tablet are left')
+  t.match((await phone.get('/')).body, 'You are not logged in', 'the phone is logged out on its next request')
+
+  clock.set(T0 + 40)
+  const others = await tablet.post('/devices/logout-others', {})
+  t.equal(others.statusCode, 302)
+  t.equal(others.headers.location, '/devices')
+  const left = await tablet.get('/devices')
+  t.same(flashes(left), ['message: 1 other device was logged out'])
+  t.same(deviceRows(left), [{ created: iso(T0 + 20), lastSeen: iso(T0 + 40), current: true, id: undefined }], 'only this device is left')
+  t.notMatch(left.body, 'action="/devices/logout-others"', 'with no other device, no button to log them out')
+  t.match((await laptop.get('/')).body, 'You are not logged in', 'the laptop is logged out')
+  t.match((await tablet.get('/')).body, '<p>Logged in as ada</p>', 'the tablet, which asked, is not')
+  t.match((await eve.get('/')).body, '<p>Logged in as eve</p>', 'another user\'s session is never touched')
+  t.equal((await store.listUser('ada')).length, 1)
+})
+
+t.test('in store mode, logging out all other devices says how many it ended', async (t) => {
+  const { login } = await startDevices(t)
+  const browsers = [await login('ada'), await login('ada'), await login('ada')]
+  const [first, ...rest] = browsers as [Browser, Browser, Browser]
+  await first.post('/devices/logout-others', {})
+  t.same(flashes(await first.get('/devices')), ['message: 2 other devices were logged out'])
+  for (const b of rest) t.match((await b.get('/')).body, 'You are not logged in')
+})
+
+t.test('in store mode, an id that is not one of the user\'s sessions is refused, and nothing is logged out', async (t) => {
+  const { store, login } = await startDevices(t)
+  const laptop = await login('ada')
+  const phone = await login('ada')
+  const eve = await login('eve')
+  const ended = await login('ada')
+  await laptop.post('/devices/logout', { id: idOf(ended) })
+  t.same(flashes(await laptop.get('/devices')), ['message: The device was logged out'])
+  for (const form of [{ id: idOf(eve) }, { id: idOf(ended) }, { id: 'made-up' }, { id: '' }, {}]) {
+    const res = await laptop.post('/devices/logout', form)
+    t.equal(res.headers.location, '/devices', JSON.stringify(form))
+    t.same(flashes(await laptop.get('/devices')), ['error: That device is not one of yours, or it was already logged out'])
+  }
+  t.match((await eve.get('/')).body, '<p>Logged in as eve</p>', 'another user\'s session is refused')
+  t.match((await phone.get('/')).body, '<p>Logged in as ada</p>')
+  t.same((await store.listUser('ada')).map((s) => s.id).sort(), [idOf(laptop), idOf(phone)].sort())
+  t.equal((await store.listUser('eve')).length, 1)
+})
+
+t.test('in store mode, posting this device\'s own id logs it out as /logout does', async (t) => {
+  const { store, login } = await startDevices(t)
+  const laptop = await login('ada')
+  const phone = await login('ada')
+  const res = await laptop.post('/devices/logout', { id: idOf(laptop) })
+  t.equal(res.headers.location, '/')
+  t.match(sessionHeader(res), /^session=; Max-Age=0/)
+  t.equal(laptop.cookie, undefined)
+  t.same((await store.listUser('ada')).map((s) => s.id), [idOf(phone)])
+})
+
+t.test('the devices page and its buttons send a visitor who is not logged in to the login page, and end nothing', async (t) => {
+  const { store, login } = await startDevices(t)
+  const ada = await login('ada')
+  const visitor = browser(buildApp({ secret: SECRET, store }))
+  const res = await visitor.get('/devices')
+  t.equal(res.statusCode, 302)
+  t.equal(res.headers.location, '/login')
+  t.same(flashes(await visitor.get('/login')), ['error: Log in to see your devices'])
+  t.equal((await visitor.post('/devices/logout', { id: idOf(ada) })).headers.location, '/login')
+  t.equal((await visitor.post('/devices/logout-others', {})).headers.location, '/login')
+  t.match((await ada.get('/')).body, '<p>Logged in as ada</p>')
+})
+
+t.test('without a store that indexes users, the index has no devices link, and the page says that the list needs one', async (t) => {
+  const records = new MemoryStore()
+  // A store of one's own with only SessionStore's methods: no listUser, no destroyUser.
+  const plain: SessionStore = {
+    get: async (id) => await records.get(id),
+    set: async (id, change, ttl) => { await records.set(id, change, ttl) },
+    touch: async (id, ttl) => { await records.touch(id, ttl) },
+    destroy: async (id) => { await records.destroy(id) },
+    rename: async (oldId, newId, record, ttl) => { await records.rename(oldId, newId, record, ttl) }
+  }
+  for (const [mode, app] of [['cookie mode', buildApp({ secret: SECRET })], ['a store without listUser', buildApp({ secret: SECRET, store: plain })]] as const) {
+    t.teardown(() => app.close())
+    const b = browser(app)
+    await b.post('/login', { username: 'ada' })
+    const index = await b.get('/')
+    t.match(index.body, '<p>Logged in as ada</p>')
+    t.notMatch(index.body, '/devices', `${mode}: no link`)
+    const res = await b.get('/devices')
+    t.equal(res.statusCode, 200)
+    t.match(res.body, 'The device list needs a server-side store that indexes sessions by user', mode)
+    t.same(deviceRows(res), [])
+    t.equal((await b.post('/devices/logout', { id: 'x' })).headers.location, '/devices')
+    t.equal((await b.post('/devices/logout-others', {})).headers.location, '/devices')
+    t.match((await b.get('/')).body, '<p>Logged in as ada</p>', `${mode}: the buttons end nothing`)
+  }
 })
