@@ -3,10 +3,11 @@
  * `inject`, with a small cookie jar that plays the browser.
  */
 import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildApp, escapeHtml, MAX_ITEM, MAX_LIST_BYTES, MAX_NAME } from '../example/app.js'
-import typedSession, { MemoryStore, type SessionStore } from '../lib/index.js'
+import typedSession, { MemoryStore, RedisStore, type SessionStore, type UserIndex } from '../lib/index.js'
 import { freezeClock, SECRET, setCookies } from './helpers/build.js'
+import { needsRedis, startRedis } from './helpers/redis.js'
 
 /** A browser's view of the app: it keeps the session cookie between requests. */
 interface Browser {
@@ -395,10 +396,10 @@ t.test('with a store, the same walk works and the cookie carries only the sessio
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString().slice(0, 19) + 'Z'
 
 /** The example in store mode, on a MemoryStore indexed by username as `SESSION_STORE=memory` runs it, with the clock frozen at `T0`. */
-async function startDevices (t: { teardown: (fn: () => unknown) => void }): Promise<{ store: MemoryStore, clock: ReturnType<typeof freezeClock>, login: (username: string, remember?: boolean) => Promise<Browser> }> {
+async function startDevices (t: { teardown: (fn: () => unknown) => void }, store: SessionStore & UserIndex = new MemoryStore({ userKey: 'username' })):
+Promise<{ store: SessionStore & UserIndex, clock: ReturnType<typeof freezeClock>, login: (username: string, remember?: boolean) => Promise<Browser> }> {
   const clock = freezeClock(T0)
   t.teardown(clock.restore)
-  const store = new MemoryStore({ userKey: 'username' })
   const app = buildApp({ secret: SECRET, store })
   t.teardown(() => app.close())
   const login = async (username: string, remember = false): Promise<Browser> => {
@@ -448,8 +449,9 @@ t.test('in store mode, the devices page lists the three sessions of a user logge
   ], 'lastSeen moves with writes and refreshes, not with reads')
 })
 
-t.test('in store mode, a device is logged out from another one, and then all the others; the current one survives', async (t) => {
-  const { store, clock, login } = await startDevices(t)
+/** Three devices of ada and one of eve: one of ada's ends another, then all the others. */
+async function endDevices (t: Test, store?: SessionStore & UserIndex): Promise<void> {
+  const { store: used, clock, login } = await startDevices(t, store)
   const laptop = await login('ada')
   clock.set(T0 + 10)
   const phone = await login('ada', true)
@@ -477,7 +479,16 @@ t.test('in store mode, a device is logged out from another one, and then all the
   t.match((await laptop.get('/')).body, 'You are not logged in', 'the laptop is logged out')
   t.match((await tablet.get('/')).body, '<p>Logged in as ada</p>', 'the tablet, which asked, is not')
   t.match((await eve.get('/')).body, '<p>Logged in as eve</p>', 'another user\'s session is never touched')
-  t.equal((await store.listUser('ada')).length, 1)
+  t.equal((await used.listUser('ada')).length, 1)
+}
+
+t.test('in store mode, a device is logged out from another one, and then all the others; the current one survives', async (t) => {
+  await endDevices(t)
+})
+
+t.test('with the sessions in Redis, as npm run example:redis keeps them, the devices page ends devices the same way', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  await endDevices(t, new RedisStore({ client: await redis.client(), userKey: 'username' }))
 })
 
 t.test('in store mode, logging out all other devices says how many it ended', async (t) => {
