@@ -172,6 +172,7 @@ export function newState (mode: SessionMode, cookie: string | undefined, seriali
     isNew: true,
     permanent: false,
     created: 0,
+    issued: 0,
     modified: false,
     accessed: false,
     exposed: false,
@@ -283,6 +284,7 @@ export class CookieInterface {
     s.isNew = false
     s.permanent = envelope.permanent
     s.created = envelope.created
+    s.issued = envelope.issued
     s.renew = envelope.keyIndex > 0
   }
 
@@ -330,7 +332,7 @@ export class CookieInterface {
       if (s.cookie === undefined) return KEPT
       const permanent = s.load === undefined ? s.permanent : this.#codec.claimsPermanent(s.cookie)
       // A session that validate loaded may also have been migrated, which is saved.
-      if (!s.cleared && !s.modified && !(permanent && this.#options.refreshEachRequest)) return KEPT
+      if (!s.cleared && !s.modified && !(permanent && this.#options.refreshEachRequest && this.#due(s))) return KEPT
     }
     const content = loadState(s).content
     let body: string | undefined
@@ -349,7 +351,7 @@ export class CookieInterface {
       return KEPT
     }
     let done = KEPT
-    if (changed || s.renew || (s.permanent && this.#options.refreshEachRequest)) {
+    if (changed || s.renew || (s.permanent && this.#options.refreshEachRequest && this.#due(s))) {
       // Data that was loaded, and not changed, passed the schema then.
       if (changed) this.#rules.assert(content.data)
       body ??= this.#codec.stringify(content)
@@ -368,6 +370,31 @@ export class CookieInterface {
     }
     addVaryCookie(reply)
     return done
+  }
+
+  /**
+   * Whether a refreshing session is due for its refresh: always with
+   * `refreshAfter` 0, else once its cookie is `refreshAfter` old. An
+   * unloaded session (an untouched route) is not loaded to know: its
+   * verified cookie, found in the caches unless this process has not seen
+   * it yet, says when it was issued, and loading waits until it is due.
+   */
+  #due (s: SessionState): boolean {
+    const after = this.#options.refreshAfter
+    if (after === 0) return true
+    let issued = s.issued
+    if (s.load !== undefined) {
+      const envelope = this.verify(s.cookie as string)
+      if (typeof envelope === 'string') {
+        // Loading would give an empty session, which an untouched route keeps as it is.
+        s.log.debug({ reason: envelope }, `session cookie rejected: ${envelope}`)
+        return false
+      }
+      // An old key's cookie moves to the current one, as a loaded session's does.
+      if (envelope.keyIndex > 0) return true
+      issued = envelope.issued
+    }
+    return clock.now() - issued >= after
   }
 
   /**

@@ -102,6 +102,24 @@ interface CommonOptions {
    */
   refreshEachRequest?: boolean
   /**
+   * How old, in seconds, a refreshing session's last issue must be before
+   * it is issued again: a permanent session with `refreshEachRequest` gets
+   * a new cookie (Expires and Max-Age moved to `maxAge` from now), and in
+   * store mode a longer TTL, only once its cookie is at least this old,
+   * instead of on every response. The expiry the browser sees then lags
+   * the last request by less than `refreshAfter`. A change to the session
+   * is still written at once, and counts as an issue. In cookie mode a
+   * request whose refresh is not due sends no Set-Cookie and seals
+   * nothing (a cookie this process has not verified yet is verified
+   * once, then cached); in store mode it makes no store call after the
+   * load, and the record keeps its last issue time in a `_issued` field.
+   * `0`: on every response, as Flask does, at no extra cost. Below
+   * `maxAge`, and only with `refreshEachRequest` on.
+   * @default 0
+   * @example refreshAfter: 60
+   */
+  refreshAfter?: number
+  /**
    * The largest Set-Cookie header value, in bytes; above it the response
    * fails with `FST_ERR_SESSION_TOO_LARGE`. `0` turns the check off.
    * @default 4093
@@ -205,6 +223,7 @@ export interface ResolvedOptions {
   readonly maxAge: number
   readonly absoluteTimeout: number
   readonly refreshEachRequest: boolean
+  readonly refreshAfter: number
   readonly format: SessionFormat
   readonly maxCookieSize: number
   readonly maxChunks: number
@@ -216,7 +235,7 @@ export interface ResolvedOptions {
 }
 
 const MIN_KEY_BYTES = 32
-const OPTION_NAMES = new Set(['secret', 'cookieName', 'cookie', 'maxAge', 'absoluteTimeout', 'refreshEachRequest',
+const OPTION_NAMES = new Set(['secret', 'cookieName', 'cookie', 'maxAge', 'absoluteTimeout', 'refreshEachRequest', 'refreshAfter',
   'format', 'maxCookieSize', 'maxChunks', 'store', 'validate', 'schema', 'version', 'migrate'])
 /** The largest `version`: what six base36 digits hold, and more versions than any app needs. */
 const MAX_VERSION = 2 ** 31 - 1
@@ -335,6 +354,16 @@ function maxChunks (value: unknown, format: SessionFormat, store: unknown, maxCo
   return value
 }
 
+/** The `refreshAfter` option, checked against `maxAge` and `refreshEachRequest`. */
+function refreshAfter (value: unknown, maxAge: number, refreshEachRequest: boolean): number {
+  const n = seconds('refreshAfter', value, 0, true)
+  if (n === 0) return 0
+  // Not due until the session has expired: it would never be refreshed.
+  if (n >= maxAge) throw invalid('refreshAfter', `fewer seconds than maxAge (${maxAge}): a session not refreshed within maxAge expires`, n)
+  if (!refreshEachRequest) throw invalid('refreshAfter', '0 with refreshEachRequest false, which never refreshes a session', n)
+  return n
+}
+
 /** What `normalizeOptions` returns: the options, and the warnings to log. */
 export interface Normalized {
   options: ResolvedOptions
@@ -371,13 +400,19 @@ export function normalizeOptions (given: unknown): Normalized {
   if (validate !== undefined && typeof validate !== 'function') throw invalid('validate', 'a function', validate)
   const { schema, version, migrate } = dataRules(o, format)
   const maxCookieSize = whole('maxCookieSize', o.maxCookieSize, 4093, 'bytes', true)
+  // Checked in the order of the resolved object, so that the first bad option is the one an error names.
+  const name = cookieName(o.cookieName)
+  const cookie = resolveCookie(o.cookie)
+  const maxAge = seconds('maxAge', o.maxAge, 2678400, false)
+  const refreshEachRequest = bool('refreshEachRequest', o.refreshEachRequest, true)
   const options: ResolvedOptions = {
     secrets: Object.freeze(secrets),
-    cookieName: cookieName(o.cookieName),
-    cookie: resolveCookie(o.cookie),
-    maxAge: seconds('maxAge', o.maxAge, 2678400, false),
+    cookieName: name,
+    cookie,
+    maxAge,
     absoluteTimeout,
-    refreshEachRequest: bool('refreshEachRequest', o.refreshEachRequest, true),
+    refreshEachRequest,
+    refreshAfter: refreshAfter(o.refreshAfter, maxAge, refreshEachRequest),
     format,
     maxCookieSize,
     maxChunks: maxChunks(o.maxChunks, format, store, maxCookieSize),

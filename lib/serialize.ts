@@ -241,9 +241,9 @@ export const FLASHES_KEY = '_flashes'
 /**
  * Top-level keys a session may not use, in every format and store: the
  * plugin's own fields (`_flashes`; `_permanent` in Flask's cookie and the
- * stores; `_created` and `_version` in the stores) and the forbidden keys.
+ * stores; `_created`, `_version` and `_issued` in the stores) and the forbidden keys.
  */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set([FLASHES_KEY, '_permanent', '_created', '_version', ...FORBIDDEN_KEYS])
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([FLASHES_KEY, '_permanent', '_created', '_version', '_issued', ...FORBIDDEN_KEYS])
 
 /** Throws `FST_ERR_SESSION_UNSERIALIZABLE` for a reserved top-level key. */
 export function checkKey (key: string): void {

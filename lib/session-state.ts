@@ -48,6 +48,12 @@ export interface SessionState {
    * there (0 otherwise): a save keeps the record's own creation time.
    */
   created: number
+  /**
+   * When the session's cookie (in store mode, its record) was last issued,
+   * in Unix seconds, as its cookie or record says; 0 for a new session, and
+   * in store mode when `refreshAfter` is 0, the one thing that reads it.
+   */
+  issued: number
   modified: boolean
   accessed: boolean
   /** A mutable value was handed out, so it may have changed in place. */

@@ -29,6 +29,12 @@ const PERMANENT_FIELD = '_permanent'
 const CREATED_FIELD = '_created'
 /** The data version (the `version` option) that wrote the record; no field means 0. */
 const VERSION_FIELD = '_version'
+/**
+ * When the record was last issued (written, or refreshed with its cookie),
+ * in Unix seconds: kept only under `refreshAfter`, which it serves, so
+ * that `refreshAfter` 0 keeps the records and store calls as they are.
+ */
+const ISSUED_FIELD = '_issued'
 /** The verified-id cache holds 2^14 cookie values (see `RecentValues`). */
 const VERIFIED_BITS = 14
 /** The fields of a record that is not there yet: a new session's. */
@@ -103,8 +109,9 @@ function rejected (content: SessionContent, reason: string): string {
 const { hasOwnProperty } = Object.prototype
 
 /** Whether a save of this content writes the field: the fields `#changes` adds. */
-function saves (field: string, content: SessionContent, permanent: boolean, version: number): boolean {
+function saves (field: string, content: SessionContent, permanent: boolean, version: number, stamped: boolean): boolean {
   if (field === CREATED_FIELD) return true
+  if (field === ISSUED_FIELD) return stamped
   if (field === PERMANENT_FIELD) return permanent
   if (field === VERSION_FIELD) return version > 0
   if (field === FLASHES_KEY) return content.flashes.length > 0
@@ -218,6 +225,7 @@ export class StoreInterface {
     let created = 0
     let permanent = false
     let version = 0
+    let issued = 0
     let size = 0
     try {
       // for…in rather than Object.keys: V8 reads each field through the loop's
@@ -233,6 +241,8 @@ export class StoreInterface {
         // Only the absolute timeout reads a loaded record's creation time: a save keeps the record's own field.
         else if (field === CREATED_FIELD) created = absoluteTimeout > 0 ? Number(text) : 0
         else if (field === VERSION_FIELD) version = readVersion(text)
+        // Not checked: a time that is not a number makes the refresh due, which writes a good one.
+        else if (field === ISSUED_FIELD) issued = Number(text)
         else content.data.set(field, parse(text))
       }
     } catch (err) {
@@ -259,6 +269,7 @@ export class StoreInterface {
     s.isNew = false
     s.permanent = permanent
     s.created = created
+    s.issued = issued
     s.renew = verified.keyIndex > 0
     s.record = record
     return undefined
@@ -310,18 +321,33 @@ export class StoreInterface {
     if (version > 0) diff.add(VERSION_FIELD, String(version))
     // A loaded session's creation time is the one its record holds: kept, not written out again.
     if (!diff.keep(CREATED_FIELD)) diff.add(CREATED_FIELD, String(created))
+    // The issue time is no change of its own: a write that has one stamps it (see `#write`).
+    const stamped = this.#options.refreshAfter > 0
+    if (stamped) diff.keep(ISSUED_FIELD)
     if (diff.kept === size) return diff.changed === 0 ? undefined : { set: diff.set, delete: [], create: size === 0 }
     // Some field of the record is not in the save: it is deleted. (A loop, not a
     // closure: one that captured the parameters would cost every call a context.)
     const deleted: string[] = []
-    for (const field of Object.keys(old)) if (!saves(field, content, permanent, version)) deleted.push(field)
+    for (const field of Object.keys(old)) if (!saves(field, content, permanent, version, stamped)) deleted.push(field)
     return { set: diff.set, delete: deleted, create: false }
   }
 
-  /** The new record of a session's content: all its fields. */
+  /** The new record of a session's content, created (and issued) at `created`: all its fields. */
   #record (content: SessionContent, permanent: boolean, created: number): StoreChange {
     // Never undefined: a new record has at least _created.
-    return this.#changes(content, permanent, created, NO_FIELDS, 0) as StoreChange
+    const change = this.#changes(content, permanent, created, NO_FIELDS, 0) as StoreChange
+    if (this.#options.refreshAfter > 0) change.set[ISSUED_FIELD] = String(created)
+    return change
+  }
+
+  /**
+   * Whether a refreshing session is due for its refresh: always with
+   * `refreshAfter` 0, else once its record's last issue is `refreshAfter`
+   * old (a record with no readable issue time, or a new session, is).
+   */
+  #due (s: SessionState): boolean {
+    const after = this.#options.refreshAfter
+    return after === 0 || !(clock.now() - s.issued < after)
   }
 
   /**
@@ -336,7 +362,7 @@ export class StoreInterface {
       return
     }
     const loaded = s.record
-    const refresh = s.permanent && this.#options.refreshEachRequest
+    const refresh = s.permanent && this.#options.refreshEachRequest && this.#due(s)
     // An untouched session needs the store only to refresh a permanent one,
     // or to delete one that validate rejected.
     // A migrated session is saved even when the route did not touch it.
@@ -395,13 +421,24 @@ export class StoreInterface {
 
     const id = loaded.id
     const ttl = this.#ttl(s.created, now)
-    let what = 'touch'
-    let write = refresh ? (store: Operations) => store.touch(id, ttl, now) : undefined
+    // Under refreshAfter, a refresh writes the record's issue time, which also sets its TTL.
+    const stamp = this.#options.refreshAfter > 0
+    let what = stamp ? 'set' : 'touch'
+    let write = !refresh
+      ? undefined
+      : stamp
+        ? (store: Operations) => store.set(id, { set: { [ISSUED_FIELD]: String(now) }, delete: [], create: false }, ttl, now)
+        : (store: Operations) => store.touch(id, ttl, now)
     // The cookie changes with a refresh, an old key, or a change of permanent.
     let cookie = refresh || s.renew
     if (changed) {
       const change = this.#changes(s.content, s.permanent, s.created, loaded.fields, loaded.size)
       if (change !== undefined) {
+        if (stamp) {
+          change.set[ISSUED_FIELD] = String(now)
+          // A write is an issue: it moves the record's expiry, and a refreshing session's cookie moves with it.
+          if (s.permanent && this.#options.refreshEachRequest) cookie = true
+        }
         what = 'set'
         write = (store: Operations) => store.set(id, change, ttl, now)
       }

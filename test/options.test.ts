@@ -192,7 +192,7 @@ t.test('a bad option makes ready() reject with FST_ERR_SESSION_INVALID_OPTION na
 
 t.test('an error message says what was expected', async (t) => {
   const expected: Array<[Record<string, unknown>, string]> = [
-    [{ secrets: SECRET }, 'one of secret, cookieName, cookie, maxAge, absoluteTimeout, refreshEachRequest, format, maxCookieSize, maxChunks, store, validate, schema, version, migrate'],
+    [{ secrets: SECRET }, 'one of secret, cookieName, cookie, maxAge, absoluteTimeout, refreshEachRequest, refreshAfter, format, maxCookieSize, maxChunks, store, validate, schema, version, migrate'],
     [{ cookie: { priority: 'high' } }, 'one of path, domain, httpOnly, secure, sameSite, partitioned'],
     [{ format: 'json' }, "'signed', 'encrypted' or 'flask'"],
     [{ cookie: { sameSite: 'x' } }, "'lax', 'strict', 'none' or false"],
@@ -335,6 +335,7 @@ t.test('normalizeOptions resolves every default into a frozen object, and leaves
     maxAge: 2678400,
     absoluteTimeout: 0,
     refreshEachRequest: true,
+    refreshAfter: 0,
     format: 'signed',
     maxCookieSize: 4093,
     maxChunks: 1,
