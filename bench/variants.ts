@@ -226,6 +226,27 @@ export async function benchSchema (): Promise<object> {
   }, { additionalProperties: false })
 }
 
+/**
+ * A row whose sessions are permanent: its `/write` makes the session
+ * permanent when it starts (the harness's first `/write`, which has no
+ * counter yet), so that `/read` refreshes it as `refreshAfter` says.
+ */
+function permanentSessions (variant: Variant): Variant {
+  return {
+    ...variant,
+    async setup (app) {
+      const { read, write } = await variant.setup(app)
+      return {
+        read,
+        write: (request, reply) => {
+          if (request.session.get('counter') === undefined) request.session.permanent = true
+          return write(request, reply)
+        }
+      }
+    }
+  }
+}
+
 /** The rows. Add a format or a store of this plugin as one more row. */
 export const VARIANTS: readonly Variant[] = [
   {
@@ -351,7 +372,24 @@ export const VARIANTS: readonly Variant[] = [
   typed('redis', '`RedisStore` (ioredis)', async (app) => {
     const { RedisStore } = await import('../lib/index.js')
     return { store: new RedisStore({ client: await redisClient(app) }) }
-  }, 'server', { ratios: [{ peer: 'fastify-session-redis', min: 1.3, routes: ['write'] }] }, true)
+  }, 'server', { ratios: [{ peer: 'fastify-session-redis', min: 1.3, routes: ['write'] }] }, true),
+  // Issue 25: a permanent session's /read, re-issued on every response
+  // (refreshAfter 0, as Flask does) or once a minute (refreshAfter 60, at
+  // least 1.3x the req/s), in signed-cookie mode and on RedisStore.
+  permanentSessions(typed('signed-permanent', "`format: 'signed'`, permanent sessions (re-issued on every response)",
+    async () => ({ format: 'signed' }), 'cookie', {})),
+  permanentSessions(typed('signed-refresh60', "`format: 'signed'`, permanent sessions, `refreshAfter: 60`",
+    async () => ({ format: 'signed', refreshAfter: 60 }), 'cookie', {
+      ratios: [{ peer: 'typed-signed-permanent', min: 1.3, routes: ['read'] }]
+    })),
+  permanentSessions(typed('redis-permanent', '`RedisStore` (ioredis), permanent sessions (re-issued, and their TTL extended, on every response)', async (app) => {
+    const { RedisStore } = await import('../lib/index.js')
+    return { store: new RedisStore({ client: await redisClient(app) }) }
+  }, 'server', {}, true)),
+  permanentSessions(typed('redis-refresh60', '`RedisStore` (ioredis), permanent sessions, `refreshAfter: 60`', async (app) => {
+    const { RedisStore } = await import('../lib/index.js')
+    return { store: new RedisStore({ client: await redisClient(app) }), refreshAfter: 60 }
+  }, 'server', { ratios: [{ peer: 'typed-redis-permanent', min: 1.3, routes: ['read'] }] }, true))
 ]
 
 /**

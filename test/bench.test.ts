@@ -18,6 +18,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { needsRedis, startRedis } from './helpers/redis.js'
 
 // These real runs took 95 to 120 s of .taprc's 120 s per file in CI on a
 // slower host, and once ran past it: this file gets five minutes.
@@ -33,7 +34,8 @@ const SODIUM = ((): boolean => {
     return false
   }
 })()
-const VARIANTS = ['bare', 'cookie-signed', ...(SODIUM ? ['secure-session'] : []), 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-signed-schema', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis']
+const VARIANTS = ['bare', 'cookie-signed', ...(SODIUM ? ['secure-session'] : []), 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-signed-schema', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis',
+  'typed-signed-permanent', 'typed-signed-refresh60', 'typed-redis-permanent', 'typed-redis-refresh60']
 const ROUTES = ['read', 'write', 'untouched']
 
 interface Run {
@@ -217,6 +219,60 @@ t.test('typed-signed-schema is typed-signed with a schema of five keys: the same
   t.same(probe.writes, ['1', '2', true], 'its /write starts, continues and re-seals a session as typed-signed\'s does')
   t.same(probe.order.slice(0, 5), ['bare', 'typed-signed', 'typed-signed-schema', 'secure-session', 'typed-encrypted'],
     'the run order puts the schema row right after typed-signed, and keeps typed-encrypted next to secure-session')
+})
+
+/**
+ * What the refreshAfter rows' test asks of `bench/variants.ts`, in a child
+ * process on the Redis in `REDIS_URL`: each row's `/write` starts a
+ * permanent session, its `/read` re-issues it on every response with
+ * refreshAfter 0 and not with 60, and each 60 row is compared with its 0 row.
+ */
+const REFRESH_PROBE = `
+import Fastify from 'fastify'
+const { VARIANTS, runOrder } = await import('./bench/variants.ts')
+const rows = {}
+for (const name of ['typed-signed-permanent', 'typed-signed-refresh60', 'typed-redis-permanent', 'typed-redis-refresh60']) {
+  const app = Fastify()
+  const { read, write } = await VARIANTS.find((v) => v.name === name).setup(app)
+  app.get('/read', read)
+  app.get('/write', write)
+  const first = await app.inject('/write?by=1')
+  const cookie = first.headers['set-cookie'].split(';')[0]
+  const read1 = await app.inject({ url: '/read', headers: { cookie } })
+  const write2 = await app.inject({ url: '/write', headers: { cookie } })
+  const variant = VARIANTS.find((v) => v.name === name)
+  rows[name] = {
+    permanent: /; Max-Age=\\d+/.test(first.headers['set-cookie']),
+    read: read1.body,
+    readSets: read1.headers['set-cookie'] !== undefined,
+    write: write2.body,
+    targets: variant.targets,
+    redis: variant.redis
+  }
+  await app.close()
+}
+const order = runOrder(VARIANTS).map((v) => v.name)
+rows.after = ['typed-signed-permanent', 'typed-redis-permanent'].map((name) => order[order.indexOf(name) + 1])
+process.stdout.write(JSON.stringify(rows))
+`
+
+t.test('the refreshAfter rows: permanent sessions, re-issued by /read with refreshAfter 0 and not with 60, each compared with its 0 row', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  process.env.REDIS_URL = redis.url
+  t.teardown(() => { delete process.env.REDIS_URL })
+  const run = await node(['--input-type=module', '-e', REFRESH_PROBE])
+  t.equal(run.code, 0, 'the probe runs', { stderr: run.stderr })
+  const rows = JSON.parse(run.stdout) as Record<string, { permanent: boolean, read: string, readSets: boolean, write: string, targets: unknown, redis: boolean }> & { after: string[] }
+  for (const mode of ['signed', 'redis']) {
+    const zero = rows[`typed-${mode}-permanent`]
+    const sixty = rows[`typed-${mode}-refresh60`]
+    t.same([zero?.permanent, sixty?.permanent], [true, true], `${mode}: /write starts a permanent session (Max-Age)`)
+    t.same([zero?.read, sixty?.read, zero?.write, sixty?.write], ['1', '1', '2', '2'], `${mode}: /read and /write as in every row`)
+    t.same([zero?.readSets, sixty?.readSets], [true, false], `${mode}: /read re-issues with refreshAfter 0, not with 60`)
+    t.same(sixty?.targets, { ratios: [{ peer: `typed-${mode}-permanent`, min: 1.3, routes: ['read'] }] }, `${mode}: at least 1.3x on /read`)
+    t.same([zero?.redis, sixty?.redis], [mode === 'redis', mode === 'redis'], `${mode}: a Redis only for the RedisStore rows`)
+  }
+  t.same(rows.after, ['typed-signed-refresh60', 'typed-redis-refresh60'], 'the run order puts each 60 row right after its 0 row')
 })
 
 /** A window of a made-up run, for the pooling tool. */
