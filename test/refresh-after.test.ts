@@ -345,6 +345,25 @@ t.test('a record without _issued, or with one that is not a number, is due at on
     'a change under refreshAfter 0 deletes the field it does not keep')
 })
 
+t.test('listUser\'s lastSeen moves with each write and each due refresh, so it is exact to refreshAfter', async (t) => {
+  const clock = freezeClock(NOW)
+  t.teardown(clock.restore)
+  const store = new MemoryStore({ userKey: 'username' })
+  const app = await build({ store, maxAge: MAX_AGE, refreshAfter: 60 }, routes)
+  const cookies = carry(await app.inject('/login'))
+  const seen = async (): Promise<number[]> => (await store.listUser('ada')).map((s) => s.lastSeen)
+  t.same(await seen(), [NOW])
+  clock.set(NOW + 59)
+  await app.inject({ url: '/read', cookies })
+  t.same(await seen(), [NOW], 'a request before the refresh is due does not move it')
+  clock.set(NOW + 60)
+  await app.inject({ url: '/read', cookies })
+  t.same(await seen(), [NOW + 60], 'the due refresh does')
+  clock.set(NOW + 75)
+  await app.inject({ url: '/count', cookies })
+  t.same(await seen(), [NOW + 75], 'and so does a write')
+})
+
 t.test('_issued is a reserved key: a session cannot set it', async (t) => {
   const app = await build({ store: new MemoryStore(), refreshAfter: 60 }, (app) => {
     app.get('/reserved', async (request) => {
@@ -363,7 +382,8 @@ t.test('RedisStore: the TTL is extended only once the refresh is due, and a chan
   t.teardown(clock.restore)
   const redis = await startRedis(t)
   const admin = await redis.client()
-  const app = await build({ store: new RedisStore({ client: await redis.client() }), maxAge: MAX_AGE, refreshAfter: 60 }, routes)
+  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const app = await build({ store, maxAge: MAX_AGE, refreshAfter: 60 }, routes)
   const cookies = carry(await app.inject('/login'))
   const key = `session:${cookies.session.slice(0, 43)}`
   t.same(await admin.hgetall(key), { username: '"ada"', _permanent: 'true', _created: String(NOW), _issued: String(NOW) })
@@ -386,4 +406,5 @@ t.test('RedisStore: the TTL is extended only once the refresh is due, and a chan
   clock.set(NOW + 129)
   t.same(setCookies(await app.inject({ url: '/untouched', cookies })), [])
   t.equal(await admin.hget(key, '_issued'), String(NOW + 70))
+  t.same((await store.listUser('ada')).map((s) => s.lastSeen), [NOW + 70], 'lastSeen: the last write or due refresh')
 })
