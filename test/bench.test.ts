@@ -34,7 +34,7 @@ const SODIUM = ((): boolean => {
     return false
   }
 })()
-const VARIANTS = ['bare', 'cookie-signed', ...(SODIUM ? ['secure-session'] : []), 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-signed-schema', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis',
+const VARIANTS = ['bare', 'cookie-signed', ...(SODIUM ? ['secure-session'] : []), 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-signed-schema', 'typed-signed-chunks4', 'typed-signed-3chunks', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis',
   'typed-signed-permanent', 'typed-signed-refresh60', 'typed-redis-permanent', 'typed-redis-refresh60']
 const ROUTES = ['read', 'write', 'untouched']
 
@@ -115,9 +115,11 @@ t.test('a tiny run of every variant and route is valid and reports each of them'
     'the report has the table of compared pairs, with the columns of BENCHMARKS.md')
   t.match(table, /^\| typed-signed \| \/write CPU over bare \| -?[\d.]+ µs \(-?[\d.]+–-?[\d.]+\) \|$/m, 'a pair against bare Fastify gives its CPU excess')
   t.match(table, /^\| typed-memory \| \/write req\/s ÷ fastify-session \| [\d.]+× \([\d.]+–[\d.]+\) \|$/m, 'a pair against a peer gives its req/s ratio')
-  for (const route of ['read', 'write']) {
-    t.match(table, new RegExp(`^\\| typed-signed-schema \\| /${route} req/s ÷ typed-signed \\| [\\d.]+× \\([\\d.]+–[\\d.]+\\) \\|$`, 'm'),
-      `a pair against another row of this plugin gives its req/s ratio: the schema row on /${route}`)
+  for (const variant of ['typed-signed-schema', 'typed-signed-chunks4', 'typed-signed-3chunks']) {
+    for (const route of ['read', 'write']) {
+      t.match(table, new RegExp(`^\\| ${variant} \\| /${route} req/s ÷ typed-signed \\| [\\d.]+× \\([\\d.]+–[\\d.]+\\) \\|$`, 'm'),
+        `a pair against another row of this plugin gives its req/s ratio: ${variant} on /${route}`)
+    }
   }
   t.notMatch(table, /\btargets?\b|\bissues?\b/i, 'the report speaks of measures, not of the project\'s targets or issues')
   t.match(table, /^- Command: `node --import tsx bench\/run\.ts --rounds 1 --replicas 2 /m, 'the report gives the command line')
@@ -217,8 +219,9 @@ t.test('typed-signed-schema is typed-signed with a schema of five keys: the same
   }
   t.equal(probe.refused, 'FST_ERR_SESSION_INVALID_DATA', 'the schema row refuses to seal data that fails the schema')
   t.same(probe.writes, ['1', '2', true], 'its /write starts, continues and re-seals a session as typed-signed\'s does')
-  t.same(probe.order.slice(0, 5), ['bare', 'typed-signed', 'typed-signed-schema', 'secure-session', 'typed-encrypted'],
-    'the run order puts the schema row right after typed-signed, and keeps typed-encrypted next to secure-session')
+  t.same(probe.order.slice(0, 4), ['bare', 'typed-signed', 'typed-signed-chunks4', 'typed-signed-schema'],
+    'the run order puts the schema row next to typed-signed, behind only typed-signed-chunks4, whose criterion is narrower')
+  t.equal(probe.order[probe.order.indexOf('secure-session') + 1], 'typed-encrypted', 'and keeps typed-encrypted next to secure-session')
 })
 
 /**
@@ -273,6 +276,79 @@ t.test('the refreshAfter rows: permanent sessions, re-issued by /read with refre
     t.same([zero?.redis, sixty?.redis], [mode === 'redis', mode === 'redis'], `${mode}: a Redis only for the RedisStore rows`)
   }
   t.same(rows.after, ['typed-signed-refresh60', 'typed-redis-refresh60'], 'the run order puts each 60 row right after its 0 row')
+})
+
+/**
+ * What the chunk rows' test asks of `bench/variants.ts` and of the bench
+ * client's cookie jar (`nextCookie`), in a child process: each row's
+ * Set-Cookie headers on a first and two chained `/write`s, and its `/read`
+ * with the Cookie header that `nextCookie` makes of them.
+ */
+const CHUNKS_PROBE = `
+import Fastify from 'fastify'
+const { VARIANTS, PADDING, runOrder } = await import('./bench/variants.ts')
+const { nextCookie } = await import('./bench/server-process.ts')
+const rows = {}
+for (const name of ['typed-signed', 'typed-signed-chunks4', 'typed-signed-3chunks']) {
+  const app = Fastify()
+  const variant = VARIANTS.find((v) => v.name === name)
+  const { read, write } = await variant.setup(app)
+  app.get('/read', read)
+  app.get('/write', write)
+  const sets = []
+  const bodies = []
+  let cookie = 'bench=probe'
+  for (const url of ['/write?by=5', '/write', '/write']) {
+    const res = await app.inject({ url, headers: { cookie } })
+    const set = [res.headers['set-cookie'] ?? []].flat()
+    sets.push(set)
+    bodies.push(res.body)
+    cookie = nextCookie(cookie, set)
+  }
+  const read1 = await app.inject({ url: '/read', headers: { cookie } })
+  const other = await app.inject({ url: '/write?by=5', headers: { cookie: 'bench=other' } })
+  const padding = [cookie, nextCookie('', other.headers['set-cookie'])].map((c) => app.sessions.decode(c.slice('session='.length)))
+  rows[name] = {
+    names: sets.map((set) => set.map((h) => h.slice(0, h.indexOf('=')))),
+    longest: Math.max(...sets.flat().map((h) => h.length)),
+    attributes: [...new Set(sets.flat().map((h) => h.slice(h.indexOf(';'))))],
+    cookie: cookie.split('; ').map((pair) => pair.slice(0, pair.indexOf('='))),
+    bodies,
+    read: read1.body,
+    padding: (await Promise.all(padding)).map((s) => s?.get('padding')?.length ?? 0),
+    distinct: (await Promise.all(padding)).map((s) => s?.get('padding'))[0] !== (await Promise.all(padding)).map((s) => s?.get('padding'))[1],
+    targets: variant.targets
+  }
+  await app.close()
+}
+const order = runOrder(VARIANTS).map((v) => v.name)
+process.stdout.write(JSON.stringify({ rows, padding: PADDING, after: order[order.indexOf('typed-signed') + 1], empty: nextCookie('a=1', []), none: nextCookie('a=1', undefined) }))
+`
+
+t.test('typed-signed-chunks4 keeps typed-signed\'s one cookie; typed-signed-3chunks spans three, which the bench client carries back whole', async (t) => {
+  const run = await node(['--input-type=module', '-e', CHUNKS_PROBE])
+  t.equal(run.code, 0, 'the probe runs', { stderr: run.stderr })
+  type Row = { names: string[][], longest: number, attributes: string[], cookie: string[], bodies: string[], read: string, padding: number[], distinct: boolean, targets: unknown }
+  const probe = JSON.parse(run.stdout) as { rows: Record<string, Row>, padding: number, after: string, empty: string, none: string }
+  const { 'typed-signed': signed, 'typed-signed-chunks4': four, 'typed-signed-3chunks': three } = probe.rows as Record<string, Row>
+  for (const [name, row] of [['typed-signed', signed], ['typed-signed-chunks4', four]] as const) {
+    t.same(row?.names, [['session'], ['session'], ['session']], `${name}: each /write sets one cookie`)
+    t.same(row?.padding, [0, 0], `${name}: its sessions hold only the counter`)
+  }
+  t.same(four?.attributes, signed?.attributes, 'typed-signed-chunks4 sets the same cookie attributes as typed-signed')
+  t.same(four?.targets, { ratios: [{ peer: 'typed-signed', min: 0.97, routes: ['read', 'write'] }] }, 'typed-signed-chunks4 is compared with typed-signed: within 3% on /read and /write')
+  t.same(three?.names, Array(3).fill(['session', 'session.1', 'session.2']), 'typed-signed-3chunks: each /write sets three cookies')
+  t.ok((three?.longest ?? Infinity) <= 4093, `typed-signed-3chunks: each Set-Cookie header is within maxCookieSize (${String(three?.longest)})`)
+  t.equal(three?.attributes.length, 1, 'typed-signed-3chunks: its chunks carry the same attributes')
+  t.same(three?.cookie, ['session', 'session.1', 'session.2'], 'nextCookie carries the three Set-Cookie headers back as one Cookie header')
+  t.same(three?.padding, [probe.padding, probe.padding], `typed-signed-3chunks: each session holds the counter and ${probe.padding} characters of padding`)
+  t.ok(three?.distinct, 'typed-signed-3chunks: two sessions have padding of their own')
+  t.same(three?.targets, { ratios: [{ peer: 'typed-signed', min: 0, routes: ['read', 'write'] }] }, 'typed-signed-3chunks is reported beside typed-signed on /read and /write')
+  for (const [name, row] of Object.entries(probe.rows)) {
+    t.same([...row.bodies, row.read], ['5', '6', '7', '7'], `${name}: /write starts and continues the chain, /read reads the counter from the chained cookies`)
+  }
+  t.equal(probe.after, 'typed-signed-chunks4', 'the run order puts typed-signed-chunks4, the narrowest criterion, right after typed-signed')
+  t.same([probe.empty, probe.none], ['a=1', 'a=1'], 'nextCookie keeps the Cookie header it sent when nothing is set')
 })
 
 /** A window of a made-up run, for the pooling tool. */
