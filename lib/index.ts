@@ -17,16 +17,18 @@ import { encryptedCodec } from './codecs/encrypted.js'
 import { flaskCodec } from './codecs/flask.js'
 import { signedCodec } from './codecs/signed.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from './errors.js'
+import { invalidOption } from './invalid-option.js'
 import { CookieInterface, CookieWriter, runValidate, type SerializeCookie, type Validate } from './interface.js'
 import { StoreInterface } from './store-interface.js'
 import { normalizeOptions, type ResolvedOptions, type TypedSessionOptions } from './options.js'
+import { Revocation } from './revocation.js'
 import { compileSchema, DataRules } from './schema.js'
 import type { CookieCodec } from './codecs/types.js'
 import { Session, stateOf, type SessionData } from './session.js'
 import type { SessionMode, SessionState } from './session-state.js'
 
 export * from './errors.js'
-export type { SessionCookieOptions, SessionFormat, SessionSecret, TypedSessionOptions } from './options.js'
+export type { RevocationOptions, SessionCookieOptions, SessionFormat, SessionSecret, TypedSessionOptions } from './options.js'
 export type { Session, SessionData } from './session.js'
 export type { FlashFilter } from './flash.js'
 export type { Flash } from './serialize.js'
@@ -47,8 +49,25 @@ export interface EncodeOptions {
 export interface SessionTools {
   /** Returns a cookie value that carries `data`, as a response would set it. */
   encode (data: Partial<SessionData>, options?: EncodeOptions): Promise<string>
-  /** Returns the session in a cookie value, or `null` when it is not valid. */
+  /**
+   * Returns the session in a cookie value, or `null` when it is not valid
+   * (with `revocation`, also when its user was revoked after it was created).
+   */
   decode (value: string): Promise<Session | null>
+  /**
+   * Ends every session of a user created until now (cookie mode with the
+   * `revocation` option): on their next request they are empty, and their
+   * cookie is deleted, in this process at once and in the others within
+   * `cacheSeconds`. Resolves once a session created from then on is
+   * accepted, so that a handler can call it and then `regenerate()` its
+   * own session to stay logged in ("log out my other devices"). `user` is
+   * the value of the sessions' `userKey`: a non-empty string or a number
+   * (`42` and `'42'` are the same user); anything else rejects with
+   * `FST_ERR_SESSION_INVALID_OPTION`, as does a call without the
+   * `revocation` option. A store that fails rejects with
+   * `FST_ERR_SESSION_STORE_UNAVAILABLE`.
+   */
+  revokeUser (user: string | number): Promise<void>
 }
 
 declare module 'fastify' {
@@ -109,6 +128,7 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
   const policy = options.store === undefined
     ? new CookieInterface(options, codec(options), writer, rules)
     : new StoreInterface(options, options.store, writer, rules)
+  const revocation = options.revocation === undefined ? undefined : new Revocation(options.revocation, options.maxAge)
 
   fastify.decorateRequest('session', null as unknown as Session)
   fastify.decorate('sessions', {
@@ -116,7 +136,16 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
       return await policy.encode(data, permanent)
     },
     async decode (value: string): Promise<Session | null> {
-      return await policy.decode(value, fastify.log)
+      const session = await policy.decode(value, fastify.log)
+      if (session === null || revocation === undefined) return session
+      await revocation.check(stateOf(session))
+      return session.new ? null : session
+    },
+    async revokeUser (user: string | number): Promise<void> {
+      if (revocation === undefined) {
+        throw invalidOption('revocation', "a revocation option, to call app.sessions.revokeUser() (in store mode, the store's destroyUser(user) ends a user's sessions)", undefined)
+      }
+      await revocation.revoke(user)
     }
   } satisfies SessionTools)
 
@@ -141,7 +170,7 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
     modeOf = routeMode
   })
 
-  addHooks(fastify, policy, (request) => modeOf(request), options.validate)
+  addHooks(fastify, policy, (request) => modeOf(request), options.validate, revocation)
 }
 
 /**
@@ -173,19 +202,24 @@ function unsaved (request: FastifyRequest): SessionState | undefined {
 
 /**
  * The hooks of both modes. The session is opened in onRequest: at once in
- * cookie mode (nothing is verified until it is used), and in store mode
- * once the store has answered. It is saved in onSend. Without `validate`
- * they are callback hooks, so that a request whose open and save have
- * nothing to wait for (every request in cookie mode, or on `MemoryStore`)
- * pays no promise; a failure, at once or later, becomes the error response.
+ * cookie mode (nothing is verified until it is used, unless `revocation`
+ * checks it before the handler runs), and in store mode once the store
+ * has answered. It is saved in onSend. Without `validate` they are
+ * callback hooks, so that a request whose open and save have nothing to
+ * wait for (every request in cookie mode whose revocation answer is kept,
+ * or on `MemoryStore`) pays no promise; a failure, at once or later,
+ * becomes the error response.
  */
-function addHooks (fastify: FastifyInstance, policy: CookieInterface | StoreInterface, modeOf: ModeOf, validate: Validate | undefined): void {
+function addHooks (fastify: FastifyInstance, policy: CookieInterface | StoreInterface, modeOf: ModeOf, validate: Validate | undefined,
+  revocation: Revocation | undefined): void {
   if (validate === undefined) {
     fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
       const opened = policy.open(request, modeOf(request))
       if (opened instanceof Session) {
         request.session = opened
-        done()
+        const checked = revocation?.check(stateOf(opened))
+        if (checked === undefined) done()
+        else checked.then(() => { done() }, done)
       } else {
         opened.then((session) => {
           request.session = session
@@ -196,6 +230,7 @@ function addHooks (fastify: FastifyInstance, policy: CookieInterface | StoreInte
   } else {
     fastify.addHook('onRequest', async (request: FastifyRequest) => {
       request.session = await policy.open(request, modeOf(request))
+      await revocation?.check(stateOf(request.session))
       await runValidate(validate, request, request.session)
     })
   }

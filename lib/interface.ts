@@ -25,6 +25,17 @@ import { loadState, type SessionMode, type SessionState } from './session-state.
 
 export { clock }
 
+/**
+ * The time in Unix milliseconds within the second `now` (from
+ * `clock.now()`): `Date.now()` kept inside that second, so that it agrees
+ * with the plugin's clock, whether a test set it or the second turned
+ * between the two reads.
+ */
+export function msAt (now: number): number {
+  const start = now * 1000
+  return Math.min(Math.max(Date.now(), start), start + 999)
+}
+
 /** How far in the future a signature may be dated (clock skew between servers). */
 const MAX_SKEW = 60
 /** Verified cookie values that clients brought, kept so that a returning cookie skips the MAC. */
@@ -153,9 +164,14 @@ export async function runValidate (validate: Validate, request: FastifyRequest, 
   const s = stateOf(session)
   if (s.cookie === undefined || loadState(s).isNew) return
   if ((await validate(session, request)) !== false) return
+  discard(s)
+  request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
+}
+
+/** Turns a loaded session into an empty new one, whose cookie (and record) the save deletes. */
+export function discard (s: SessionState): void {
   // The record stays known, so that the save deletes it.
   Object.assign(s, newState(s.mode, s.cookie, s.serialize, s.log, s.attributes), { cleared: true, accessed: s.accessed, record: s.record })
-  request.log.debug({ reason: 'validate' }, 'session rejected: validate returned false')
 }
 
 /** An empty new session's state, whose cookie has the given attributes (the `cookie` option's object). */
@@ -221,7 +237,8 @@ export class CookieInterface {
       const own = ownCopy(value)
       const opened = this.#codec.open(own)
       if (typeof opened === 'string') return opened
-      if (opened.created > opened.issued) return 'the creation time is after the signing time'
+      // A creation time in milliseconds may fall later in the second it was signed in.
+      if (opened.created >= opened.issued + 1) return 'the creation time is after the signing time'
       envelope = opened
       this.#cache.set(own, envelope)
     }
@@ -356,7 +373,7 @@ export class CookieInterface {
       if (changed) this.#rules.assert(content.data)
       body ??= this.#codec.stringify(content)
       const now = clock.now()
-      const created = s.isNew || s.regenerate ? now : s.created
+      const created = s.isNew || s.regenerate ? this.#createdAt(now) : s.created
       let value: string
       if (this.#chunks === undefined) {
         value = this.#codec.seal(body, s.permanent, created, now)
@@ -398,6 +415,16 @@ export class CookieInterface {
   }
 
   /**
+   * The creation time of a session created in the second `now`: with
+   * `revocation`, to the millisecond (a fraction of a second, which the
+   * codecs keep), so that a session created after a revocation in the
+   * same second is told apart from one created before it.
+   */
+  #createdAt (now: number): number {
+    return this.#options.revocation === undefined ? now : msAt(now) / 1000
+  }
+
+  /**
    * `app.sessions.encode`: a cookie value for the given data. Split over
    * several cookies, it is the base cookie's value followed by the others,
    * as a Cookie header carries them: `A; session.1=B; session.2=C`.
@@ -406,9 +433,10 @@ export class CookieInterface {
     const content: SessionContent = { data: new Map(Object.entries(data)), flashes: [] }
     this.#rules.assert(content.data)
     const now = clock.now()
+    const created = this.#createdAt(now)
     const body = this.#codec.stringify(content)
-    if (this.#chunks === undefined) return this.#codec.seal(body, permanent, now, now)
-    const chunks = this.#chunks.seal(body, permanent, now, now, this.#writer.attributes(undefined, permanent, this.#options.cookie, now), content)
+    if (this.#chunks === undefined) return this.#codec.seal(body, permanent, created, now)
+    const chunks = this.#chunks.seal(body, permanent, created, now, this.#writer.attributes(undefined, permanent, this.#options.cookie, now), content)
     let value = chunks[0] as string
     for (let i = 1; i < chunks.length; i++) value += `; ${this.#options.cookieName}.${i}=${chunks[i] as string}`
     return value

@@ -185,8 +185,54 @@ export interface CookieModeOptions extends CommonOptions {
    * @default 1
    */
   maxChunks?: number
+  /**
+   * Ends a user's sessions on demand, while their data stays in the
+   * cookie: `app.sessions.revokeUser(user)` keeps a "not before" time for
+   * the user in `store`, and a cookie whose session was created before it
+   * is then treated like a bad cookie (an empty session, and the cookie
+   * deleted). Formats `'signed'` and `'encrypted'` only.
+   *
+   * Its cost: a request that brings a cookie has it verified and parsed
+   * before the handler runs, even on a route that never reads the
+   * session, and the first request of each user within `cacheSeconds`
+   * waits for one `store.get` (concurrent requests of one user share it);
+   * the others pay a cache lookup. A store that fails or times out fails
+   * those requests with `FST_ERR_SESSION_STORE_UNAVAILABLE` (503). The
+   * cookie keeps its creation time to the millisecond (a few characters
+   * more). Sessions without a user in `userKey` never reach the store.
+   * @default undefined (off)
+   * @example revocation: { store: new RedisStore({ client }), userKey: 'userId' }
+   */
+  revocation?: RevocationOptions
   /** No store: the data is in the cookie. */
   store?: undefined
+}
+
+/** The `revocation` option (cookie mode). */
+export interface RevocationOptions {
+  /**
+   * Where each revoked user's "not before" time is kept, shared by every
+   * process (a `RedisStore` when there are several): one record per
+   * revoked user, at the id `revoked:` + user, expiring `maxAge` +
+   * `cacheSeconds` after the revocation.
+   */
+  store: SessionStore
+  /**
+   * The session key that holds the user's id: a non-empty string, or a
+   * number (`42` and `'42'` name the same user). A session whose value
+   * there is anything else is never checked.
+   */
+  userKey: string
+  /**
+   * How long, in seconds, a process keeps the store's answer for a user
+   * (whether or not the user was revoked) before it asks again: a
+   * revocation reaches every process within this time (the process that
+   * calls `revokeUser` at once). `0` asks on every request that brings a
+   * user's cookie. Each process keeps the answers of up to 10,000 users;
+   * beyond that, those seen least recently are asked again.
+   * @default 5
+   */
+  cacheSeconds?: number
 }
 
 /** Store mode: the data is kept by a store, and the cookie carries only a signed session id. */
@@ -200,6 +246,8 @@ export interface StoreModeOptions extends CommonOptions {
   format?: undefined
   /** The cookie carries only the signed session id, which always fits in one. */
   maxChunks?: 1
+  /** Store mode has no `revocation`: `store.destroyUser(user)` ends a user's sessions. */
+  revocation?: undefined
 }
 
 /**
@@ -232,11 +280,19 @@ export interface ResolvedOptions {
   readonly schema: object | undefined
   readonly version: number
   readonly migrate: Migrate | undefined
+  readonly revocation: ResolvedRevocation | undefined
+}
+
+/** The `revocation` option once checked. */
+export interface ResolvedRevocation {
+  readonly store: SessionStore
+  readonly userKey: string
+  readonly cacheSeconds: number
 }
 
 const MIN_KEY_BYTES = 32
 const OPTION_NAMES = new Set(['secret', 'cookieName', 'cookie', 'maxAge', 'absoluteTimeout', 'refreshEachRequest', 'refreshAfter',
-  'format', 'maxCookieSize', 'maxChunks', 'store', 'validate', 'schema', 'version', 'migrate'])
+  'format', 'maxCookieSize', 'maxChunks', 'store', 'validate', 'schema', 'version', 'migrate', 'revocation'])
 /** The largest `version`: what six base36 digits hold, and more versions than any app needs. */
 const MAX_VERSION = 2 ** 31 - 1
 /** The longest `maxAge` or `absoluteTimeout` taken to be seconds: ten years. */
@@ -364,6 +420,28 @@ function refreshAfter (value: unknown, maxAge: number, refreshEachRequest: boole
   return n
 }
 
+const REVOCATION_NAMES = ['store', 'userKey', 'cacheSeconds']
+
+/** The `revocation` option, checked against the mode and the format. */
+function revocation (value: unknown, format: SessionFormat, store: unknown): ResolvedRevocation | undefined {
+  if (value === undefined) return undefined
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalid('revocation', 'an object { store, userKey, cacheSeconds }', value)
+  }
+  if (store !== undefined) throw invalid('revocation', "no revocation with a store: there the store's destroyUser(user) ends a user's sessions", value)
+  // Without a creation time in the cookie, nothing says whether a session predates its user's revocation.
+  if (format === 'flask') throw invalid('revocation', "no revocation with format 'flask', whose cookie has no creation time", value)
+  const r = value as Record<string, unknown>
+  for (const key of Object.keys(r)) {
+    if (!REVOCATION_NAMES.includes(key)) throw invalid(`revocation.${key}`, `one of ${REVOCATION_NAMES.join(', ')}`, key)
+  }
+  if (!isStore(r.store)) throw invalid('revocation.store', 'a SessionStore (an object with get, set, touch, destroy and rename methods)', r.store)
+  if (typeof r.userKey !== 'string' || r.userKey === '') {
+    throw invalid('revocation.userKey', "a non-empty string: the session key that holds the user's id", r.userKey)
+  }
+  return Object.freeze({ store: r.store, userKey: r.userKey, cacheSeconds: seconds('revocation.cacheSeconds', r.cacheSeconds, 5, true) })
+}
+
 /** What `normalizeOptions` returns: the options, and the warnings to log. */
 export interface Normalized {
   options: ResolvedOptions
@@ -420,7 +498,8 @@ export function normalizeOptions (given: unknown): Normalized {
     validate: validate as ResolvedOptions['validate'],
     schema,
     version,
-    migrate
+    migrate,
+    revocation: revocation(o.revocation, format, store)
   }
   const warnings = weak.map((index) =>
     `secret[${index}] is shorter than 32 bytes; format 'flask' accepts it because the Flask app decides its key, but use a longer SECRET_KEY`)

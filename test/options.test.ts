@@ -192,7 +192,7 @@ t.test('a bad option makes ready() reject with FST_ERR_SESSION_INVALID_OPTION na
 
 t.test('an error message says what was expected', async (t) => {
   const expected: Array<[Record<string, unknown>, string]> = [
-    [{ secrets: SECRET }, 'one of secret, cookieName, cookie, maxAge, absoluteTimeout, refreshEachRequest, refreshAfter, format, maxCookieSize, maxChunks, store, validate, schema, version, migrate'],
+    [{ secrets: SECRET }, 'one of secret, cookieName, cookie, maxAge, absoluteTimeout, refreshEachRequest, refreshAfter, format, maxCookieSize, maxChunks, store, validate, schema, version, migrate, revocation'],
     [{ cookie: { priority: 'high' } }, 'one of path, domain, httpOnly, secure, sameSite, partitioned'],
     [{ format: 'json' }, "'signed', 'encrypted' or 'flask'"],
     [{ cookie: { sameSite: 'x' } }, "'lax', 'strict', 'none' or false"],
@@ -343,7 +343,8 @@ t.test('normalizeOptions resolves every default into a frozen object, and leaves
     validate: undefined,
     schema: undefined,
     version: 0,
-    migrate: undefined
+    migrate: undefined,
+    revocation: undefined
   })
   t.ok(Object.isFrozen(options))
   t.ok(Object.isFrozen(options.cookie))
@@ -351,6 +352,10 @@ t.test('normalizeOptions resolves every default into a frozen object, and leaves
   t.same(given, { secret: SECRET, cookie: { path: '/app' } })
   t.equal(normalizeOptions({ secret: SECRET, maxCookieSize: 0 }).options.maxCookieSize, 0, 'maxCookieSize 0 turns the check off')
   t.equal(normalizeOptions({ secret: SECRET, format: 'encrypted' }).options.format, 'encrypted')
+  const { revocation } = normalizeOptions({ secret: SECRET, revocation: { store, userKey: 'userId' } }).options
+  t.same(revocation, { store, userKey: 'userId', cacheSeconds: 5 }, 'revocation: cacheSeconds defaults to 5')
+  t.ok(Object.isFrozen(revocation))
+  t.equal(normalizeOptions({ secret: SECRET, revocation: { store, userKey: 'userId', cacheSeconds: 0 } }).options.revocation?.cacheSeconds, 0)
 })
 
 t.test('sameSite is accepted in any capitalisation and resolved to lower case', async (t) => {

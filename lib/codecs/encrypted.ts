@@ -2,16 +2,19 @@
  * The encrypted cookie: its holder can neither read nor change it.
  *
  *   value = HEAD "." BLOB
- *   HEAD  = "e2" ["p"] ["v" VERSION] [CHUNKS]
- *                                       format e, version 2; p: permanent; VERSION: base36 of the
- *                                       `version` option that wrote it, left out for 0; CHUNKS: how
- *                                       a value longer than one cookie is split (`chunk-field.ts`)
+ *   HEAD  = "e2" ["p"] ["m"] ["v" VERSION] [CHUNKS]
+ *                                       format e, version 2; p: permanent; m: CREATED is in
+ *                                       milliseconds; VERSION: base36 of the `version` option that
+ *                                       wrote it, left out for 0; CHUNKS: how a value longer than
+ *                                       one cookie is split (`chunk-field.ts`)
  *                                       (cleartext, authenticated as AAD)
  *   BLOB  = b64url(NONCE || CT || TAG)  canonical base64url without padding
  *   NONCE = 24 random bytes             a fresh one for every value
  *   CT, TAG = XChaCha20-Poly1305(K, NONCE, aad = HEAD, PT)   libsodium's _ietf construction
  *   PT    = CREATED || ISSUED || body || 0x80 || 0x00...     padded to a multiple of 32 bytes
- *   CREATED, ISSUED = 5-byte big-endian Unix seconds (creation of the session, sealing of this value)
+ *   CREATED, ISSUED = 5-byte big-endian Unix seconds (creation of the session, sealing of this value);
+ *                     with m, CREATED is 6-byte big-endian Unix ms, not a whole second (written when
+ *                     the creation time has a fraction of a second: the `revocation` option)
  *   K     = HKDF-SHA256(secret, info = "fastify-typed-session encrypted v2"), one per secret
  *
  * The cipher: XChaCha20-Poly1305 from one of two backends (`cipher.ts`),
@@ -79,14 +82,16 @@ const INFO = 'fastify-typed-session encrypted v2'
 const NONCE = 24
 const TAG = 16
 const TIMES = 10
+/** With m: CREATED in 6 bytes (Unix ms). */
+const TIMES_MS = 11
 const BUCKET = 32
-const HEAD = new RegExp(`^e2(p?)(?:v([1-9a-z][0-9a-z]{0,5}))?${CHUNK_FIELD}$`)
+const HEAD = new RegExp(`^e2(p?)(m?)(?:v([1-9a-z][0-9a-z]{0,5}))?${CHUNK_FIELD}$`)
 /** The most bytes a value of MAX_VALUE_LENGTH base64url characters decodes to. */
 const MAX_BLOB = MAX_VALUE_LENGTH / 4 * 3
 
 /** The most bytes a sealed body of `bytes` UTF-8 bytes takes: nonce, times, body, padding (1 to 32 bytes) and tag. */
 function room (bytes: number): number {
-  return NONCE + TIMES + bytes + BUCKET + TAG
+  return NONCE + TIMES_MS + bytes + BUCKET + TAG
 }
 
 /** The encrypted codec, which also says which backend it encrypts with. */
@@ -109,8 +114,13 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
   const sealKey = keys[0] as Buffer
   // The heads this codec seals with, as text and as the AAD's bytes.
   const suffix = versionSuffix(version)
-  const heads = { plain: `e2${suffix}`, permanent: `e2p${suffix}` }
-  const aads = { plain: Buffer.from(heads.plain), permanent: Buffer.from(heads.permanent) }
+  const heads = { plain: `e2${suffix}`, permanent: `e2p${suffix}`, plainMs: `e2m${suffix}`, permanentMs: `e2pm${suffix}` }
+  const aads = {
+    plain: Buffer.from(heads.plain),
+    permanent: Buffer.from(heads.permanent),
+    plainMs: Buffer.from(heads.plainMs),
+    permanentMs: Buffer.from(heads.permanentMs)
+  }
   // Scratch space, reused because seal and open run synchronously to the
   // end: `blob` holds NONCE || CT || TAG (built by seal, decoded by open),
   // `plain` the plaintext that open decrypts into. Decryption is not done
@@ -135,33 +145,37 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
     parse: parseContent,
 
     seal (body, permanent, created, issued, plan) {
+      // A creation time with a fraction of a second is kept to the millisecond.
+      const whole = Number.isInteger(created)
+      const times = whole ? TIMES : TIMES_MS
       let out = blob
       let length: number
       if (room(body.length * 3) <= blob.length) {
         // The body fits however long its UTF-8 is: written at once, without measuring it first.
-        length = writeUtf8(body, blob, NONCE + TIMES)
+        length = writeUtf8(body, blob, NONCE + times)
       } else {
         length = Buffer.byteLength(body)
         // A session too large for the scratch space gets a buffer of its own
         // (and a value that `open` refuses as too long, as any cookie that large).
         if (room(length) > blob.length) out = Buffer.allocUnsafe(room(length))
-        out.write(body, NONCE + TIMES, 'utf8')
+        out.write(body, NONCE + times, 'utf8')
       }
       // At least one byte of padding (the 0x80 marker), up to the next bucket.
-      const padded = Math.ceil((TIMES + length + 1) / BUCKET) * BUCKET
+      const padded = Math.ceil((times + length + 1) / BUCKET) * BUCKET
       const size = NONCE + padded + TAG
-      out[NONCE + TIMES + length] = 0x80
-      for (let j = NONCE + TIMES + length + 1; j < NONCE + padded; j++) out[j] = 0
+      out[NONCE + times + length] = 0x80
+      for (let j = NONCE + times + length + 1; j < NONCE + padded; j++) out[j] = 0
       if (poolAt === pool.length) {
         randomFillSync(pool)
         poolAt = 0
       }
       for (let i = 0; i < NONCE; i++) out[i] = pool[poolAt + i] as number
       poolAt += NONCE
-      out.writeUIntBE(created, NONCE, 5)
-      out.writeUIntBE(issued, NONCE + 5, 5)
-      let head = permanent ? heads.permanent : heads.plain
-      let aad = permanent ? aads.permanent : aads.plain
+      if (whole) out.writeUIntBE(created, NONCE, 5)
+      else out.writeUIntBE(Math.round(created * 1000), NONCE, 6)
+      out.writeUIntBE(issued, NONCE + times - 5, 5)
+      let head = whole ? (permanent ? heads.permanent : heads.plain) : (permanent ? heads.permanentMs : heads.plainMs)
+      let aad = whole ? (permanent ? aads.permanent : aads.plain) : (permanent ? aads.permanentMs : aads.plainMs)
       if (plan !== undefined) {
         // The value's length is known before encrypting: the chunk field can be part of the AAD.
         const field = chunkField(head.length + 1 + base64urlLength(size), plan)
@@ -185,7 +199,7 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
       const headText = value.slice(0, dot < 0 ? 0 : dot)
       const headMatch = HEAD.exec(headText)
       if (headMatch === null) return 'the value is malformed'
-      const layout = checkLayout(headMatch[3], headMatch[4], value.length, maxChunks)
+      const layout = checkLayout(headMatch[4], headMatch[5], value.length, maxChunks)
       if (layout !== undefined) return layout
       const permanent = headMatch[1] === 'p'
       const text = value.slice(dot + 1)
@@ -200,17 +214,25 @@ export function encryptedCodec (secrets: readonly Buffer[], aead: Aead = default
       let keyIndex = 0
       while (keyIndex < keys.length && !aead.open(plaintext, sealed, head, nonce, keys[keyIndex] as Buffer)) keyIndex++
       if (keyIndex === keys.length) return 'the value does not decrypt with any key'
+      const ms = headMatch[2] === 'm'
+      const times = ms ? TIMES_MS : TIMES
       let end = plaintext.length - 1
-      while (end > TIMES && plaintext[end] === 0) end--
+      while (end > times && plaintext[end] === 0) end--
       // Only our own seal can get here, but the padding is held to one form too.
       if (plaintext[end] !== 0x80 || plaintext.length - end > BUCKET) return 'the padding is malformed'
+      let created = plaintext.readUIntBE(0, ms ? 6 : 5)
+      if (ms) {
+        // A whole second is written in seconds: one text for each value.
+        if (created % 1000 === 0) return 'the creation time is malformed'
+        created /= 1000
+      }
       return {
-        body: plaintext.toString('utf8', TIMES, end),
+        body: plaintext.toString('utf8', times, end),
         permanent,
-        created: plaintext.readUIntBE(0, 5),
-        issued: plaintext.readUIntBE(5, 5),
+        created,
+        issued: plaintext.readUIntBE(times - 5, 5),
         keyIndex,
-        version: headMatch[2] === undefined ? 0 : parseInt(headMatch[2], 36)
+        version: headMatch[3] === undefined ? 0 : parseInt(headMatch[3], 36)
       }
     },
 

@@ -2,12 +2,14 @@
  * The signed cookie: readable by its holder, but not changeable.
  *
  *   value   = HEAD "." PAYLOAD "." CREATED "." ISSUED "." SIG
- *   HEAD    = "2" ["p"] ["z"] ["v" VERSION] [CHUNKS]
+ *   HEAD    = "2" ["p"] ["z"] ["m"] ["v" VERSION] [CHUNKS]
  *             format version 2; p: permanent; z: PAYLOAD is deflated;
+ *             m: CREATED is in milliseconds (written when the creation time
+ *             has a fraction of a second: the `revocation` option);
  *             VERSION: base36 of the `version` option that wrote it, left out for 0;
  *             CHUNKS: how a value longer than one cookie is split (`chunk-field.ts`)
  *   PAYLOAD = b64url(body)  |  b64url(deflateRaw(body))
- *   CREATED = base36(Unix seconds the session was created)
+ *   CREATED = base36(Unix seconds the session was created)  |  with m, base36(Unix ms), not a whole second
  *   ISSUED  = base36(Unix seconds this value was signed)
  *   SIG     = b64url(HMAC-SHA256(K, HEAD "." PAYLOAD "." CREATED "." ISSUED))
  *   K       = HKDF-SHA256(secret, info = "fastify-typed-session signed v2"), one per secret
@@ -26,7 +28,7 @@ import { deriveKeys, hmacSha256, MESSAGE_AT, type Mac } from './mac.js'
 import { MAX_VALUE_LENGTH, type CookieCodec, type Envelope } from './types.js'
 
 const INFO = 'fastify-typed-session signed v2'
-const HEAD = new RegExp(`^2p?z?(?:v([1-9a-z][0-9a-z]{0,5}))?${CHUNK_FIELD}$`)
+const HEAD = new RegExp(`^2p?(z?)(m?)(?:v([1-9a-z][0-9a-z]{0,5}))?${CHUNK_FIELD}$`)
 const SECONDS = /^[1-9a-z][0-9a-z]{0,8}$/
 const SIG = /^[A-Za-z0-9_-]{43}$/
 /** Bodies shorter than this are never worth deflating. */
@@ -92,8 +94,11 @@ export function signedCodec (secrets: readonly Buffer[], version = 0, maxChunks 
           head += 'z'
         }
       }
+      // A creation time with a fraction of a second is kept to the millisecond.
+      const whole = Number.isInteger(created)
+      if (!whole) head += 'm'
       if (suffix !== '') head += suffix
-      const times = `.${createdText(created)}.${issuedText(issued)}`
+      const times = `.${createdText(whole ? created : Math.round(created * 1000))}.${issuedText(issued)}`
       // The value's length is known before signing: the chunk field can be part of what is signed.
       if (plan !== undefined) head += chunkField(head.length + base64urlLength(n) + times.length + 45, plan)
       const out = signer.room(head.length + 1 + base64urlLength(n) + times.length)
@@ -109,13 +114,18 @@ export function signedCodec (secrets: readonly Buffer[], version = 0, maxChunks 
       const parts = value.split('.')
       if (parts.length !== 5) return 'the value is malformed'
       const [head, payload, createdText, issuedText, sig] = parts as [string, string, string, string, string]
-      const created = readSeconds(createdText)
+      let created = readSeconds(createdText)
       const issued = readSeconds(issuedText)
       const headMatch = HEAD.exec(head)
       if (headMatch === null || created === undefined || issued === undefined || !SIG.test(sig)) {
         return 'the value is malformed'
       }
-      const layout = checkLayout(headMatch[2], headMatch[3], value.length, maxChunks)
+      if (headMatch[2] === 'm') {
+        // A whole second is written in seconds: one text for each value.
+        if (created % 1000 === 0) return 'the value is malformed'
+        created /= 1000
+      }
+      const layout = checkLayout(headMatch[4], headMatch[5], value.length, maxChunks)
       if (layout !== undefined) return layout
       const signed = value.slice(0, value.length - 44)
       let keyIndex = -1
@@ -129,11 +139,11 @@ export function signedCodec (secrets: readonly Buffer[], version = 0, maxChunks 
       let body: string
       try {
         const bytes = Buffer.from(payload, 'base64url')
-        body = (head.includes('z') ? inflateRawSync(bytes, { maxOutputLength: MAX_BODY }) : bytes).toString('utf8')
+        body = (headMatch[1] === 'z' ? inflateRawSync(bytes, { maxOutputLength: MAX_BODY }) : bytes).toString('utf8')
       } catch {
         return 'the payload cannot be inflated'
       }
-      const versionText = headMatch[1]
+      const versionText = headMatch[3]
       return { body, permanent: head.charCodeAt(1) === 112, created, issued, keyIndex, version: versionText === undefined ? 0 : parseInt(versionText, 36) }
     },
 

@@ -15,7 +15,10 @@ export interface Envelope {
   body: string
   /** Whether the session is permanent. */
   permanent: boolean
-  /** When the session was created, in Unix seconds. */
+  /**
+   * When the session was created, in Unix seconds: with a fraction of a
+   * second when the value keeps milliseconds (the `revocation` option).
+   */
   created: number
   /** When this cookie value was signed, in Unix seconds. */
   issued: number
@@ -32,7 +35,9 @@ export interface CookieCodec {
   /** Parses a verified body. Throws on anything `stringify` would not write. */
   parse (body: string): SessionContent
   /**
-   * Signs (or encrypts) a body into a cookie value. With a `plan` (the
+   * Signs (or encrypts) a body into a cookie value; `created` and `issued`
+   * are Unix seconds, and a `created` with a fraction of a second is kept
+   * to the millisecond. With a `plan` (the
    * `maxChunks` option above 1), a value longer than `plan.single` gets a
    * chunk field in its head, saying how it is split (`chunk-field.ts`).
    */
