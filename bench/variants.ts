@@ -32,6 +32,8 @@ declare module '../lib/index.js' {
     counter: number
     /** `typed-signed-3chunks`'s incompressible text (see `PADDING`). */
     padding?: string
+    /** The user of `typed-signed-user`'s and `typed-signed-revocation`'s sessions (see `withUser`). */
+    userId?: string
   }
 }
 
@@ -280,6 +282,27 @@ function padded (variant: Variant): Variant {
   }
 }
 
+/**
+ * A row whose `/write` also puts a user id in the session when it starts
+ * (the harness's first `/write`): 12 random characters, so that each
+ * session, as each connection, has a user of its own.
+ */
+function withUser (variant: Variant): Variant {
+  return {
+    ...variant,
+    async setup (app) {
+      const { read, write } = await variant.setup(app)
+      return {
+        read,
+        write: (request, reply) => {
+          if (request.session.get('userId') === undefined) request.session.set('userId', randomBytes(9).toString('base64url'))
+          return write(request, reply)
+        }
+      }
+    }
+  }
+}
+
 /** The rows. Add a format or a store of this plugin as one more row. */
 export const VARIANTS: readonly Variant[] = [
   {
@@ -386,6 +409,20 @@ export const VARIANTS: readonly Variant[] = [
     excess: { read: 3, write: 7, untouched: 1.5 },
     ratios: [{ peer: 'secure-session', min: 1.3, routes: ['read', 'write'] }]
   }),
+  // Issue 25: sessions that carry a user id, without revocation (the cost of
+  // the id, beside typed-signed) and with it on RedisStore (within 5% on
+  // /read of the same sessions without it).
+  withUser(typed('signed-user', "`format: 'signed'`, sessions holding the counter and a user id (`userId`, 12 characters)",
+    async () => ({ format: 'signed' }), 'cookie', {
+      ratios: [{ peer: 'typed-signed', min: 0, routes: ['read', 'write'] }]
+    })),
+  withUser(typed('signed-revocation', "`format: 'signed'`, `revocation` on `RedisStore` (`cacheSeconds: 5`, `userKey: 'userId'`), `typed-signed-user`'s sessions",
+    async (app) => {
+      const { RedisStore } = await import('../lib/index.js')
+      return { format: 'signed', revocation: { store: new RedisStore({ client: await redisClient(app) }), userKey: 'userId', cacheSeconds: 5 } }
+    }, 'cookie', {
+      ratios: [{ peer: 'typed-signed-user', min: 0.95, routes: ['read'] }, { peer: 'typed-signed-user', min: 0, routes: ['write'] }]
+    }, true)),
   // Issue 24: a session spanning three chunks, its cost given beside typed-signed.
   padded(typed('signed-3chunks', `\`format: 'signed'\`, \`maxChunks: 4\`, sessions of three cookies (the counter and ${PADDING.toLocaleString('en-US')} characters of random base64 set when the session starts)`,
     async () => ({ format: 'signed', maxChunks: 4 }), 'cookie', {
@@ -449,7 +486,9 @@ export const VARIANTS: readonly Variant[] = [
  * narrowest criterion of the run, and the machine drifts over seconds),
  * then `typed-signed-schema` (5% and 10%), then `typed-signed-3chunks`
  * (a ratio without a criterion, first of the three in the table, beside
- * `typed-signed`), all between `typed-signed` and
+ * `typed-signed`), then `typed-signed-user` and, right after its
+ * partner, `typed-signed-revocation` (within 5%), placed first as they
+ * come first in the table, all between `typed-signed` and
  * `@fastify/secure-session`, whereas `typed-signed`'s criteria against
  * the peer leave room for windows in between.
  */

@@ -225,6 +225,66 @@ t.test('typed-signed-schema is typed-signed with a schema of five keys: the same
 })
 
 /**
+ * What the revocation row's test asks of `bench/variants.ts`, in a child
+ * process on the Redis in `REDIS_URL`: that `typed-signed-user` and
+ * `typed-signed-revocation` start the same sessions (the counter and a
+ * user id of their own), read each other's cookies, and that the second
+ * checks them: a revoked user's session reads as a new one.
+ */
+const REVOCATION_PROBE = `
+import Fastify from 'fastify'
+const { VARIANTS, runOrder } = await import('./bench/variants.ts')
+const apps = {}
+for (const name of ['typed-signed-user', 'typed-signed-revocation']) {
+  const app = Fastify()
+  const { read, write } = await VARIANTS.find((v) => v.name === name).setup(app)
+  app.get('/read', read)
+  app.get('/write', write)
+  await app.ready()
+  apps[name] = app
+}
+const user = apps['typed-signed-user']
+const revocation = apps['typed-signed-revocation']
+const cookieOf = (res) => res.headers['set-cookie'].split(';')[0]
+const first = cookieOf(await user.inject('/write?by=1'))
+const other = cookieOf(await revocation.inject('/write?by=5'))
+const users = []
+for (const cookie of [first, other]) users.push((await user.sessions.decode(cookie.slice('session='.length))).get('userId'))
+const reads = []
+for (const cookie of [first, other]) {
+  for (const app of [user, revocation]) reads.push((await app.inject({ url: '/read', headers: { cookie } })).body)
+}
+await revocation.sessions.revokeUser(users[0])
+const after = []
+for (const cookie of [first, other]) after.push((await revocation.inject({ url: '/read', headers: { cookie } })).body)
+const order = runOrder(VARIANTS).map((v) => v.name)
+process.stdout.write(JSON.stringify({
+  users,
+  reads,
+  after,
+  redis: VARIANTS.filter((v) => v.redis === true).map((v) => v.name),
+  next: order[order.indexOf('typed-signed-user') + 1]
+}))
+for (const app of Object.values(apps)) await app.close()
+`
+
+t.test('typed-signed-revocation is typed-signed-user with revocation on Redis: the same sessions, checked', needsRedis, async (t) => {
+  const redis = await startRedis(t)
+  process.env.REDIS_URL = redis.url
+  t.teardown(() => { delete process.env.REDIS_URL })
+  const run = await node(['--input-type=module', '-e', REVOCATION_PROBE])
+  t.equal(run.code, 0, 'the probe runs', { stderr: run.stderr })
+  const probe = JSON.parse(run.stdout) as { users: string[], reads: string[], after: string[], redis: string[], next: string }
+  t.equal(probe.users.length, 2)
+  t.ok(probe.users.every((id) => /^[\w-]{12}$/.test(id)), 'each session starts with a user id of 12 characters')
+  t.not(probe.users[0], probe.users[1], 'a user of its own')
+  t.same(probe.reads, ['1', '1', '5', '5'], "each row reads the other's cookies: the same secret, format and routes")
+  t.same(probe.after, ['0', '5'], "the revoked user's session is a new one in the revocation row; the other user's is kept")
+  t.ok(probe.redis.includes('typed-signed-revocation'), 'the row asks the harness for a Redis')
+  t.equal(probe.next, 'typed-signed-revocation', 'the run order puts the revocation row right after its partner')
+})
+
+/**
  * What the refreshAfter rows' test asks of `bench/variants.ts`, in a child
  * process on the Redis in `REDIS_URL`: each row's `/write` starts a
  * permanent session, its `/read` re-issues it on every response with
