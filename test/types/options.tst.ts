@@ -32,6 +32,17 @@ describe('TypedSessionOptions', () => {
     expect(() => { const o: TypedSessionOptions = { secret, store, maxChunks: 2 }; return o }).type.toRaiseError()
   })
 
+  test('revocation compiles in cookie mode only, and revokeUser takes a string or a number', () => {
+    expect<TypedSessionOptions>().type.toBeAssignableFrom({ secret, revocation: { store, userKey: 'userId' } })
+    expect<TypedSessionOptions>().type.toBeAssignableFrom({ secret, revocation: { store, userKey: 'userId', cacheSeconds: 0 } })
+    expect(() => { const o: TypedSessionOptions = { secret, store, revocation: { store, userKey: 'userId' } }; return o }).type.toRaiseError()
+    expect(() => { const o: TypedSessionOptions = { secret, revocation: { store } }; return o }).type.toRaiseError("Property 'userKey' is missing")
+    const app = Fastify()
+    expect(app.sessions.revokeUser('ada')).type.toBe<Promise<void>>()
+    expect(app.sessions.revokeUser(42)).type.toBe<Promise<void>>()
+    expect(app.sessions.revokeUser({ id: 'ada' })).type.toRaiseError()
+  })
+
   test('format together with store fails to compile', () => {
     expect(() => { const o: TypedSessionOptions = { secret, store, format: 'signed' }; return o }).type.toRaiseError()
     expect(() => { const o: TypedSessionOptions = { secret, store, format: someFormat }; return o }).type.toRaiseError()
