@@ -23,7 +23,7 @@ import type { DataRules } from './schema.js'
 import { asFlashes, checkKey, FLASHES_KEY, MalformedValue, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
 import { Session } from './session.js'
 import type { SessionMode, SessionState } from './session-state.js'
-import { kImmediate, type ImmediateStore, type SessionStore, type StoreChange, type StoreRecord } from './stores/types.js'
+import { kImmediate, type ImmediateStore, type SessionStore, type StoreChange, type StoreRecord, type UserIndex } from './stores/types.js'
 
 const PERMANENT_FIELD = '_permanent'
 const CREATED_FIELD = '_created'
@@ -127,6 +127,19 @@ function readVersion (text: string): number {
   return Number(text)
 }
 
+/**
+ * Logs, at debug level, a session whose `userKey` value the store's index
+ * leaves out: one that is neither a non-empty string nor a finite number
+ * (what the stores index; tagged values such as NaN are not numbers there).
+ */
+function logUnindexed (request: FastifyRequest, data: Map<string, unknown>, userKey: string): void {
+  const user = data.get(userKey)
+  if (user === undefined || (typeof user === 'string' && user !== '') || (typeof user === 'number' && Number.isFinite(user) && !Object.is(user, -0))) return
+  const what = user === '' ? 'an empty string' : typeof user === 'number' || user === null ? String(user) : Array.isArray(user) ? 'an array' : typeof user === 'object' ? 'an object' : `a ${typeof user}`
+  const reason = `its ${JSON.stringify(userKey)} is ${what}, not a non-empty string or a number`
+  request.log.debug({ reason }, `session left out of the user index: ${reason}`)
+}
+
 /** The reaction of a store call whose result is not needed. */
 const nothing = (): undefined => undefined
 
@@ -139,6 +152,8 @@ export class StoreInterface {
   readonly #ids: SignedIds
   readonly #writer: CookieWriter
   readonly #rules: DataRules
+  /** The store's `userKey`, when it keeps a user index: a save logs a session that the index leaves out. */
+  readonly #userKey: string | undefined
   /** The session cookie's name and `=`, which `findCookie` looks for. */
   readonly #needle: string
   /**
@@ -157,6 +172,8 @@ export class StoreInterface {
     this.#ids = signedIds(options.secrets)
     this.#writer = writer
     this.#needle = `${options.cookieName}=`
+    const userKey = (store as Partial<UserIndex>).userKey
+    this.#userKey = typeof userKey === 'string' ? userKey : undefined
   }
 
   /**
@@ -401,7 +418,10 @@ export class StoreInterface {
     }
 
     // Data that was loaded, and not changed, passed the schema then.
-    if (changed) this.#rules.assert(s.content.data)
+    if (changed) {
+      this.#rules.assert(s.content.data)
+      if (this.#userKey !== undefined) logUnindexed(request, s.content.data, this.#userKey)
+    }
 
     // A session that replaced a rejected record (validate, the schema) is new too: it
     // gets its own id and creation time, and the rejected record is deleted as it moves.

@@ -189,6 +189,11 @@ export class MemoryStore implements SessionStore, UserIndex {
     return ids === undefined ? [] : [...ids]
   }
 
+  /** The session key that holds the user's id, or `undefined` without an index. */
+  get userKey (): string | undefined {
+    return this.#userKey
+  }
+
   /**
    * Each live session of a user (requires `userKey`), the most recently
    * seen first. An expired one is deleted, which removes it from the index.

@@ -410,6 +410,11 @@ export class RedisStore implements SessionStore, UserIndex {
     return name === undefined ? undefined : { index: this.#index(name), name }
   }
 
+  /** The session key that holds the user's id, or `undefined` without an index. */
+  get userKey (): string | undefined {
+    return this.#userKey
+  }
+
   /**
    * Each live session of a user (requires `userKey`), the most recently
    * seen first. Ids whose record has expired, was deleted or is not the

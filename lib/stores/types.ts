@@ -125,6 +125,12 @@ export interface DestroyUserOptions {
  */
 export interface UserIndex {
   /**
+   * The session key that holds the user's id (the `userKey` option), or
+   * `undefined` when the store keeps no index. The plugin reads it to log a
+   * session that the index leaves out.
+   */
+  readonly userKey: string | undefined
+  /**
    * Each live session of a user, the most recently seen first. Sessions
    * that have expired are left out, and removed from the index. It reads
    * only the user's index and those sessions.
