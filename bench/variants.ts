@@ -232,11 +232,10 @@ export async function benchSchema (): Promise<object> {
 }
 
 /**
- * A row whose sessions are permanent: its `/write` makes the session
- * permanent when it starts (the harness's first `/write`, which has no
- * counter yet), so that `/read` refreshes it as `refreshAfter` says.
+ * A row whose `/write` first calls `start` on a session that has no
+ * counter yet (the harness's first `/write`, which starts the session).
  */
-function permanentSessions (variant: Variant): Variant {
+function onSessionStart (variant: Variant, start: (request: FastifyRequest) => void): Variant {
   return {
     ...variant,
     async setup (app) {
@@ -244,12 +243,17 @@ function permanentSessions (variant: Variant): Variant {
       return {
         read,
         write: (request, reply) => {
-          if (request.session.get('counter') === undefined) request.session.permanent = true
+          if (request.session.get('counter') === undefined) start(request)
           return write(request, reply)
         }
       }
     }
   }
+}
+
+/** A row whose sessions are permanent from their start, so that `/read` refreshes them as `refreshAfter` says. */
+function permanentSessions (variant: Variant): Variant {
+  return onSessionStart(variant, (request) => { request.session.permanent = true })
 }
 
 /**
@@ -263,23 +267,10 @@ export const PADDING = 10_000
 
 /**
  * A row whose `/write` also puts `PADDING` characters of random base64 in
- * the session when it starts (the harness's first `/write`, which has no
- * counter yet): each session has its own, as real data would be.
+ * the session when it starts: each session has its own, as real data would be.
  */
 function padded (variant: Variant): Variant {
-  return {
-    ...variant,
-    async setup (app) {
-      const { read, write } = await variant.setup(app)
-      return {
-        read,
-        write: (request, reply) => {
-          if (request.session.get('padding') === undefined) request.session.set('padding', randomBytes(PADDING * 3 / 4).toString('base64'))
-          return write(request, reply)
-        }
-      }
-    }
-  }
+  return onSessionStart(variant, (request) => { request.session.set('padding', randomBytes(PADDING * 3 / 4).toString('base64')) })
 }
 
 /**

@@ -35,7 +35,7 @@ const SODIUM = ((): boolean => {
   }
 })()
 const VARIANTS = ['bare', 'cookie-signed', ...(SODIUM ? ['secure-session'] : []), 'fastify-session', 'fastify-session-redis', 'naive-hmac', 'typed-signed', 'typed-signed-schema', 'typed-signed-chunks4', 'typed-signed-3chunks', 'typed-encrypted', 'typed-flask', 'typed-memory', 'typed-redis',
-  'typed-signed-permanent', 'typed-signed-refresh60', 'typed-redis-permanent', 'typed-redis-refresh60']
+  'typed-signed-permanent', 'typed-signed-refresh60', 'typed-redis-permanent', 'typed-redis-refresh60', 'typed-signed-user', 'typed-signed-revocation']
 const ROUTES = ['read', 'write', 'untouched']
 
 interface Run {
@@ -120,6 +120,11 @@ t.test('a tiny run of every variant and route is valid and reports each of them'
       t.match(table, new RegExp(`^\\| ${variant} \\| /${route} req/s ÷ typed-signed \\| [\\d.]+× \\([\\d.]+–[\\d.]+\\) \\|$`, 'm'),
         `a pair against another row of this plugin gives its req/s ratio: ${variant} on /${route}`)
     }
+  }
+  for (const [variant, partner] of [['typed-signed-refresh60', 'typed-signed-permanent'], ['typed-redis-refresh60', 'typed-redis-permanent'],
+    ['typed-signed-revocation', 'typed-signed-user']]) {
+    t.match(table, new RegExp(`^\\| ${variant} \\| /read req/s ÷ ${partner} \\| [\\d.]+× \\([\\d.]+–[\\d.]+\\) \\|$`, 'm'),
+      `${variant} is compared with ${partner} on /read`)
   }
   t.notMatch(table, /\btargets?\b|\bissues?\b/i, 'the report speaks of measures, not of the project\'s targets or issues')
   t.match(table, /^- Command: `node --import tsx bench\/run\.ts --rounds 1 --replicas 2 /m, 'the report gives the command line')

@@ -59,10 +59,10 @@ t.test('numbers that are no JSON number (NaN, Infinity, -0) are left out too, an
       return 'ok'
     })
   }, logs)
-  for (const [n, shown] of [['nan', 'NaN'], ['inf', 'Infinity'], ['negzero', '0']]) {
+  for (const [n, shown] of [['nan', 'NaN'], ['inf', 'Infinity'], ['negzero', '0']] as const) {
     logs.length = 0
-    t.equal((await server.inject(`/login/${n as string}`)).statusCode, 200)
-    t.match(unindexed(logs), [{ reason: `its "userId" is ${shown as string}, not a non-empty string or a number` }], n)
+    t.equal((await server.inject(`/login/${n}`)).statusCode, 200)
+    t.match(unindexed(logs), [{ reason: `its "userId" is ${shown}, not a non-empty string or a number` }], n)
     t.equal(unindexed(logs).length, 1)
   }
   t.same(await store.listUser('NaN'), [], 'none of them is anyone\'s session')
