@@ -279,19 +279,7 @@ function padded (variant: Variant): Variant {
  * session, as each connection, has a user of its own.
  */
 function withUser (variant: Variant): Variant {
-  return {
-    ...variant,
-    async setup (app) {
-      const { read, write } = await variant.setup(app)
-      return {
-        read,
-        write: (request, reply) => {
-          if (request.session.get('userId') === undefined) request.session.set('userId', randomBytes(9).toString('base64url'))
-          return write(request, reply)
-        }
-      }
-    }
-  }
+  return onSessionStart(variant, (request) => { request.session.set('userId', randomBytes(9).toString('base64url')) })
 }
 
 /** The rows. Add a format or a store of this plugin as one more row. */
