@@ -15,7 +15,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { MAX_CHUNKS, readLayout, type ChunkPlan } from './codecs/chunk-field.js'
 import { MAX_VALUE_LENGTH, type CookieCodec } from './codecs/types.js'
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
-import { addVaryCookie, largestKeys, type CookieWriter } from './interface.js'
+import { addVaryCookie, largestKeys, logRejected, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionContent } from './serialize.js'
 import type { SessionState } from './session-state.js'
@@ -132,7 +132,7 @@ export class Chunks {
   join (s: SessionState, header: string, first: string, log: FastifyBaseLogger): string | undefined {
     const joined = joinChunks(header, first, this.#prefix, this.#options.maxChunks)
     this.#brought.set(s, { indices: joined.indices, rejected: joined.value === undefined })
-    if (joined.reason !== undefined) log.debug({ reason: joined.reason }, `session cookie rejected: ${joined.reason}`)
+    if (joined.reason !== undefined) logRejected(log, joined.reason)
     return joined.value
   }
 

@@ -89,6 +89,11 @@ export function findCookie (header: string | undefined, needle: string): string 
   }
 }
 
+/** Logs, at debug level, why a session cookie (or its record) gives an empty session: one line per request. */
+export function logRejected (log: FastifyBaseLogger, reason: string): void {
+  log.debug({ reason }, `session cookie rejected: ${reason}`)
+}
+
 /**
  * The session cookie a request brought (`needle` as in `findCookie`):
  * `undefined` when there is none, it is empty, or the request sent several
@@ -262,7 +267,7 @@ export class CookieInterface {
     const log = s.log
     const envelope = this.verify(s.cookie as string)
     if (typeof envelope === 'string') {
-      log.debug({ reason: envelope }, `session cookie rejected: ${envelope}`)
+      logRejected(log, envelope)
       return
     }
     const flat = envelope.flat
@@ -274,7 +279,7 @@ export class CookieInterface {
         content = this.#codec.parse(envelope.body)
       } catch (err) {
         const reason = `the payload cannot be decoded (${(err as Error).message})`
-        log.debug({ reason }, `session cookie rejected: ${reason}`)
+        logRejected(log, reason)
         return
       }
       if (flat === undefined) envelope.flat = flatData(content)
@@ -283,7 +288,7 @@ export class CookieInterface {
     if (envelope.version !== rules.version) {
       const upgraded = upgrade(rules, content, envelope.version)
       if (typeof upgraded === 'string') {
-        log.debug({ reason: upgraded }, `session cookie rejected: ${upgraded}`)
+        logRejected(log, upgraded)
         return
       }
       content = upgraded
@@ -292,7 +297,7 @@ export class CookieInterface {
       // Checked once per cookie value: a returning cookie's data is what passed (or failed) before.
       const checked = envelope.checked ??= failed(rules, content) ?? true
       if (checked !== true) {
-        log.debug({ reason: checked }, `session cookie rejected: ${checked}`)
+        logRejected(log, checked)
         return
       }
     }
@@ -404,7 +409,7 @@ export class CookieInterface {
       const envelope = this.verify(s.cookie as string)
       if (typeof envelope === 'string') {
         // Loading would give an empty session, which an untouched route keeps as it is.
-        s.log.debug({ reason: envelope }, `session cookie rejected: ${envelope}`)
+        logRejected(s.log, envelope)
         return false
       }
       // An old key's cookie moves to the current one, as a loaded session's does.

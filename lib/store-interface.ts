@@ -17,7 +17,7 @@ import { ownCopy, RecentValues } from './cache.js'
 import { clock } from './clock.js'
 import { signedIds, type SignedIds } from './codecs/signed.js'
 import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
-import { addVaryCookie, failed, newState, requestCookie, upgrade, type CookieWriter } from './interface.js'
+import { addVaryCookie, failed, logRejected, newState, requestCookie, upgrade, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
 import type { DataRules } from './schema.js'
 import { asFlashes, checkKey, FLASHES_KEY, MalformedValue, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
@@ -313,7 +313,7 @@ export class StoreInterface {
     if (cookie === undefined) return new Session(s)
     s.cookie = cookie
     return this.#load(s, cookie, (reason) => {
-      if (reason !== undefined) request.log.debug({ reason }, `session cookie rejected: ${reason}`)
+      if (reason !== undefined) logRejected(request.log, reason)
       return new Session(s)
     })
   }
@@ -484,7 +484,7 @@ export class StoreInterface {
     const s = newState('on', value, stringifyContent, log, this.#options.cookie)
     return await this.#load(s, value, (reason) => {
       if (reason === undefined) return new Session(s)
-      log.debug({ reason }, `session cookie rejected: ${reason}`)
+      logRejected(log, reason)
       return null
     })
   }
