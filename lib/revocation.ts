@@ -16,6 +16,7 @@
  * second too.
  */
 import type { FastifyBaseLogger } from 'fastify'
+import { LRUCache } from 'lru-cache'
 import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
 import { clock, discard, msAt } from './interface.js'
 import { invalidOption } from './invalid-option.js'
@@ -25,7 +26,7 @@ import { userName } from './stores/types.js'
 
 /** The store id of a user's record: `:` keeps it apart from every session id. */
 const ID_PREFIX = 'revoked:'
-/** The users whose answers a process keeps: beyond, the answer asked longest ago goes first, the one closest to expiring. */
+/** The users whose answers a process keeps: beyond, the answer used longest ago goes first. */
 const CACHE_SIZE = 10000
 const NOT_BEFORE = /^\d{1,16}$/
 
@@ -51,8 +52,8 @@ export class Revocation {
   readonly #userKey: string
   readonly #cacheMs: number
   readonly #ttl: number
-  /** In the order they were asked (a Map keeps insertion order), so the first is the oldest. */
-  readonly #answers = new Map<string, Answer>()
+  /** Each user's answer and until when it holds, least recently used first out. */
+  readonly #answers = new LRUCache<string, Answer>({ max: CACHE_SIZE })
   /** The lookups in flight, one per user. */
   readonly #pending = new Map<string, Promise<number>>()
 
@@ -93,7 +94,7 @@ export class Revocation {
       // A revocation made here meanwhile replaced this lookup, and its own answer is kept.
       if (this.#pending.get(user) === lookup) {
         this.#pending.delete(user)
-        if (this.#cacheMs > 0) this.#keep(user, { notBefore, until: now + this.#cacheMs })
+        if (this.#cacheMs > 0) this.#answers.set(user, { notBefore, until: now + this.#cacheMs })
       }
       return notBefore
     }, (err: unknown): never => {
@@ -102,14 +103,6 @@ export class Revocation {
     })
     this.#pending.set(user, lookup)
     return lookup
-  }
-
-  /** Keeps an answer, as the newest, making room by dropping the oldest. */
-  #keep (user: string, answer: Answer): void {
-    const answers = this.#answers
-    answers.delete(user)
-    if (answers.size >= CACHE_SIZE) answers.delete(answers.keys().next().value as string)
-    answers.set(user, answer)
   }
 
   async #lookup (user: string, log: FastifyBaseLogger): Promise<number> {
@@ -144,7 +137,7 @@ export class Revocation {
       throw unavailable('the revocation', err)
     }
     this.#pending.delete(name)
-    this.#keep(name, { notBefore, until: msNow() + this.#cacheMs })
+    this.#answers.set(name, { notBefore, until: msNow() + this.#cacheMs })
     // A timer counts from the event loop's cached time, so one may fire before the clock has
     // moved on; a clock that a test holds still never does, hence the bound.
     for (let i = 0; i < 3 && msNow() < notBefore; i++) await new Promise((resolve) => setTimeout(resolve, 1))

@@ -221,7 +221,7 @@ t.test('each process asks the store at most once per user per cacheSeconds, "nev
   t.same(gets(store), ['revoked:ada', 'revoked:grace', 'revoked:ada'], 'asked again once cacheSeconds have passed')
 })
 
-t.test('a process keeps the answers of 10,000 users: beyond, the one asked longest ago is dropped', async (t) => {
+t.test('a process keeps the answers of 10,000 users: beyond, the one used longest ago is dropped', async (t) => {
   const store = new SpyStore()
   const app = await revocationApp(store)
   const values = await Promise.all(Array.from({ length: 10001 }, async (_, i) => await app.sessions.encode({ username: `u${i}` })))
