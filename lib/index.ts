@@ -26,6 +26,7 @@ import { compileSchema, DataRules } from './schema.js'
 import type { CookieCodec } from './codecs/types.js'
 import { Session, stateOf, type SessionData } from './session.js'
 import type { SessionMode, SessionState } from './session-state.js'
+import { kLog } from './stores/types.js'
 
 export * from './errors.js'
 export type { RevocationOptions, SessionCookieOptions, SessionFormat, SessionSecret, TypedSessionOptions } from './options.js'
@@ -129,6 +130,9 @@ const plugin: FastifyPluginAsync<TypedSessionOptions> = async (fastify: FastifyI
     ? new CookieInterface(options, codec(options), writer, rules)
     : new StoreInterface(options, options.store, writer, rules)
   const revocation = options.revocation === undefined ? undefined : new Revocation(options.revocation, options.maxAge)
+  // A built-in store writes its debug lines (what it skips of a user's index) to the first app that registers it.
+  const store = options.store as { [kLog]?: unknown } | undefined
+  if (store !== undefined && kLog in store && store[kLog] === undefined) store[kLog] = fastify.log
 
   fastify.decorateRequest('session', null as unknown as Session)
   fastify.decorate('sessions', {

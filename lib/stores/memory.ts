@@ -11,8 +11,8 @@ import { clock } from '../clock.js'
 import { FST_ERR_SESSION_INVALID_OPTION } from '../errors.js'
 import { checkStoreOptions } from '../invalid-option.js'
 import {
-  byLastSeen, createdOf, kImmediate, userName, userOf, type DestroyUserOptions, type ImmediateStore, type SessionStore,
-  type StoreChange, type StoreRecord, type UserIndex, type UserIndexOptions, type UserSession
+  byLastSeen, createdOf, kImmediate, kLog, logSkipped, userName, userOf, type DebugLog, type DestroyUserOptions,
+  type ImmediateStore, type SessionStore, type StoreChange, type StoreRecord, type UserIndex, type UserIndexOptions, type UserSession
 } from './types.js'
 
 /** Options of `MemoryStore`. */
@@ -39,6 +39,8 @@ const immediate = new WeakMap<MemoryStore, ImmediateStore>()
 
 /** A bounded in-process session store, for one process. */
 export class MemoryStore implements SessionStore, UserIndex {
+  /** The logger of the app that registered the store (see `kLog`). @internal */
+  [kLog]: DebugLog | undefined
   readonly #records: LRUCache<string, Entry>
   readonly #userKey: string | undefined
   readonly #users = new Map<string, Set<string>>()
@@ -213,6 +215,7 @@ export class MemoryStore implements SessionStore, UserIndex {
       const created = createdOf(entry.record._created)
       // A record written without the plugin's creation time (through the store's own methods) is not a session to list.
       if (created !== undefined) sessions.push({ id, created, lastSeen: Math.max(entry.seen, created) })
+      else logSkipped(this[kLog], JSON.stringify(String(user)), id, entry.record._created === undefined ? 'its session has no _created' : 'its _created is not a time')
     }
     return byLastSeen(sessions)
   }

@@ -18,7 +18,8 @@
  * writes the new one, so a failure in between ends the session rather than
  * leaving the old id alive. `listUser()` and `destroyUser()` check each
  * record's user field, so an index that missed an update never lists or
- * deletes another user's session; they read the user's index and its
+ * deletes another user's session, and each entry they skip for damage
+ * (written by hand) gets a debug line; they read the user's index and its
  * records only, never the keyspace (no KEYS or SCAN).
  *
  * Every call is bounded by `timeout`. Each write also carries its deadline
@@ -30,8 +31,8 @@ import { createHash } from 'node:crypto'
 import { clock } from '../clock.js'
 import { checkStoreOptions, invalidOption } from '../invalid-option.js'
 import {
-  byLastSeen, createdOf, userName, userOf, type DestroyUserOptions, type SessionStore, type StoreChange, type StoreRecord,
-  type UserIndex, type UserIndexOptions, type UserSession
+  byLastSeen, kLog, logSkipped, userName, userOf, type DebugLog, type DestroyUserOptions, type SessionStore, type StoreChange,
+  type StoreRecord, type UserIndex, type UserIndexOptions, type UserSession
 } from './types.js'
 
 /**
@@ -71,10 +72,11 @@ export interface RedisStoreOptions extends UserIndexOptions {
 
 /**
  * A script's reply: status (0 too late, 1 done, 2 no record), Redis's time
- * in ms, old and new user fields, and a count or a list.
+ * in ms, old and new user fields, a count or a list, and what it skipped
+ * (index, id or null, why), when it skipped anything.
  */
 type Reply = [status: number, now: number, oldUser?: string | null | undefined, newUser?: string | null | undefined,
-  result?: number | string | string[] | null]
+  result?: number | string | string[] | null, skipped?: Array<string | null>]
 
 interface Script { lua: string, sha: string }
 
@@ -89,6 +91,19 @@ local deadline = tonumber(ARGV[1])
 if deadline > 0 and now > deadline then return {0, now} end
 local userKey, indexed, ttl, id, seen = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5], ARGV[6]
 local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #id)
+-- What the script skipped as damaged or written by hand, for the store's debug log: triples of
+-- a user index's key, the entry's id (false for the index itself) and why.
+local skipped = {}
+local function skip (index, member, why)
+  table.insert(skipped, index)
+  table.insert(skipped, member)
+  table.insert(skipped, why)
+end
+-- A script's reply; what it skipped comes sixth, when there is any.
+local function reply (status, old, new, result)
+  if #skipped == 0 then return {status, now, old, new, result} end
+  return {status, now, old or false, new or false, result or false, skipped}
+end
 -- A record's user field: false when there is none, or the key is no hash (an index entry written by hand).
 local function userField (key)
   if userKey == '' then return false end
@@ -109,7 +124,8 @@ end
 local function normalize (index)
   local kind = redis.call('TYPE', index).ok
   if kind == 'zset' or kind == 'none' then return end
-  local members = kind == 'set' and redis.call('SMEMBERS', index) or {}
+  local members = {}
+  if kind == 'set' then members = redis.call('SMEMBERS', index) else skip(index, false, 'it was a ' .. kind .. ', not a sorted set, and is dropped') end
   local pttl = redis.call('PTTL', index)
   redis.call('DEL', index)
   for _, member in ipairs(members) do redis.call('ZADD', index, 0, member) end
@@ -131,12 +147,37 @@ local function reindex (oldId, newId, oldText, newText)
   if old and (old ~= new or oldId ~= newId) then onIndex('ZREM', prefix .. 'user:' .. old, oldId) end
   if new then addTo(prefix .. 'user:' .. new, newId) end
 end
--- What listUser() reports of an id in a user's index: false when its record is not the user's
--- (expired, deleted, another user's, or no session), else its creation time ('' if it has none).
-local function createdOf (member, user)
+-- Whether an id in a user's index names a session of the user. When it does not, it notes why,
+-- unless the session has expired or was deleted, the usual way for an entry to go stale.
+local function owns (index, member, user)
+  if member == '' then
+    skip(index, member, 'its id is empty')
+    return false
+  end
   local key = prefix .. member
-  if userOf(userField(key)) ~= user then return false end
-  return redis.call('HGET', key, '_created') or ''
+  local text = redis.pcall('HGET', key, userKey)
+  if type(text) == 'table' then
+    skip(index, member, 'its key holds a ' .. redis.call('TYPE', key).ok .. ', not a session')
+  elseif not text then
+    if redis.call('EXISTS', key) == 1 then skip(index, member, 'its session names no user') end
+  elseif userOf(text) == user then
+    return true
+  elseif userOf(text) then
+    skip(index, member, "its session is another user's")
+  else
+    skip(index, member, "its session's user field is not a user id")
+  end
+  return false
+end
+-- What listUser() makes of an id in a user's index: the session's creation time, when it is the
+-- user's and has one; false for a session of the user without one (written by hand: it stays in
+-- the index, for destroyUser()); nil when it is no session of the user, to leave the index.
+local function listed (index, member, user)
+  if not owns(index, member, user) then return nil end
+  local created = redis.call('HGET', prefix .. member, '_created')
+  if created and #created <= 15 and string.match(created, '^%d+$') then return created end
+  skip(index, member, created and 'its _created is not a time' or 'its session has no _created')
+  return false
 end
 `
 
@@ -156,23 +197,23 @@ if #ARGV > 8 + n then redis.call('HSET', key, unpack(ARGV, 9 + n)) end
 redis.call('PEXPIRE', key, ttl)
 local new = userField(key)
 if indexed then reindex(id, id, old, new) end
-return {1, now, old, new}
+return reply(1, old, new)
 `)
 
 const TOUCH = script(`
 if redis.call('PEXPIRE', KEYS[1], ttl) == 0 then return {2, now} end
 local user = userField(KEYS[1])
 if indexed then reindex(id, id, user, user) end
-return {1, now, user, user}
+return reply(1, user, user)
 `)
 
-// ARGV[7]: '' or the user that the record must belong to.
+// ARGV[7]: '' or the user that the record must belong to (Cluster's destroyUser()).
 const DESTROY = script(`
+if ARGV[7] ~= '' and not owns(prefix .. 'user:' .. ARGV[7], id, ARGV[7]) then return reply(1, false, false, 0) end
 local user = userField(KEYS[1])
-if ARGV[7] ~= '' and userOf(user) ~= ARGV[7] then return {1, now, false, false, 0} end
 local count = redis.call('DEL', KEYS[1])
 if indexed then reindex(id, id, user, false) end
-return {1, now, user, false, count}
+return reply(1, user, false, count)
 `)
 
 // KEYS[2] the new record; ARGV[7] the new id, then field/value pairs.
@@ -184,7 +225,7 @@ if #ARGV > 7 then redis.call('HSET', KEYS[2], unpack(ARGV, 8)) end
 redis.call('PEXPIRE', KEYS[2], ttl)
 local new = userField(KEYS[2])
 if indexed then reindex(id, ARGV[7], old, new) end
-return {1, now, old, new}
+return reply(1, old, new)
 `)
 
 // The scripts below read a user's index, KEYS[1]: ARGV[5] is 'user:' .. user, so that
@@ -196,16 +237,16 @@ normalize(KEYS[1])
 local list = {}
 local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #entries, 2 do
-  local created = createdOf(entries[i], ARGV[7])
+  local created = listed(KEYS[1], entries[i], ARGV[7])
   if created then
     table.insert(list, entries[i])
     table.insert(list, created)
     table.insert(list, entries[i + 1])
-  else
+  elseif created == nil then
     redis.call('ZREM', KEYS[1], entries[i])
   end
 end
-return {1, now, false, false, list}
+return reply(1, false, false, list)
 `)
 
 // ARGV[8] the id of a session to keep ('' none).
@@ -214,36 +255,38 @@ normalize(KEYS[1])
 local count = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if member ~= ARGV[8] then
-    local key = prefix .. member
-    if userOf(userField(key)) == ARGV[7] then count = count + redis.call('DEL', key) end
+    if owns(KEYS[1], member, ARGV[7]) then count = count + redis.call('DEL', prefix .. member) end
     redis.call('ZREM', KEYS[1], member)
   end
 end
-return {1, now, false, false, count}
+return reply(1, false, false, count)
 `)
 
 // Cluster only, where a user's records are in other slots than the index. The index's
 // ids and their times seen, as a flat list.
 const MEMBERS = script(`
 normalize(KEYS[1])
-return {1, now, false, false, redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')}
+return reply(1, false, false, redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'))
 `)
 
-// Cluster only: KEYS[1] a record, ARGV[5] its id, ARGV[7] the user: createdOf() of it.
+// Cluster only: KEYS[1] a record, ARGV[5] its id, ARGV[7] the user: listed() of it, with 1 for false
+// (a session of the user to keep in the index) and false for nil (an id to remove from it).
 const CREATED = script(`
-return {1, now, false, false, createdOf(id, ARGV[7])}
+local created = listed(prefix .. 'user:' .. ARGV[7], id, ARGV[7])
+if created == nil then created = false elseif created == false then created = 1 end
+return reply(1, false, false, created)
 `)
 
 // Cluster only: KEYS[1] a user's index, to which the id is added.
 const INDEX = script(`
 addTo(KEYS[1], id)
-return {1, now}
+return reply(1, false, false)
 `)
 
 // Cluster only: KEYS[1] a user's index, ARGV[7] and on the ids to remove from it.
 const UNINDEX = script(`
 for i = 7, #ARGV do onIndex('ZREM', KEYS[1], ARGV[i]) end
-return {1, now}
+return reply(1, false, false)
 `)
 
 const OPTION_NAMES = ['client', 'prefix', 'timeout', 'userKey']
@@ -262,6 +305,8 @@ function isClient (value: unknown): value is RedisClient {
 
 /** A session store in Redis (standalone, Sentinel or Cluster), through an ioredis client. */
 export class RedisStore implements SessionStore, UserIndex {
+  /** The logger of the app that registered the store (see `kLog`). @internal */
+  [kLog]: DebugLog | undefined
   readonly #client: RedisClient
   readonly #prefix: string
   readonly #timeout: number
@@ -340,6 +385,10 @@ export class RedisStore implements SessionStore, UserIndex {
     }
     // Measured when the reply arrives, so the offset errs early, never late.
     this.#offset = reply[1] - performance.now()
+    const skipped = reply[5]
+    if (skipped !== undefined) {
+      for (let i = 0; i < skipped.length; i += 3) logSkipped(this[kLog], skipped[i] as string, skipped[i + 1] as string | null, skipped[i + 2] as string)
+    }
     if (reply[0] === 0) throw new Error(`Redis received the write after the timeout (${this.#timeout} s), and did not apply it`)
     return reply
   }
@@ -419,7 +468,9 @@ export class RedisStore implements SessionStore, UserIndex {
    * Each live session of a user (requires `userKey`), the most recently
    * seen first. Ids whose record has expired, was deleted or is not the
    * user's are removed from the index; a record of the user whose
-   * creation time is not a number (written by hand) is left out.
+   * creation time is not a number (written by hand) is left out. Each
+   * entry skipped for damage (all but the expired and deleted) gets a
+   * debug line on the logger of the app that registered the store.
    */
   async listUser (user: string | number): Promise<UserSession[]> {
     const target = this.#user(user, 'listUser()')
@@ -435,7 +486,7 @@ export class RedisStore implements SessionStore, UserIndex {
       replies.forEach((reply, i) => {
         const id = ids[i] as string
         if (typeof reply[4] === 'string') list.push(id, reply[4], entries[2 * i + 1] as string)
-        else gone.push(id)
+        else if (reply[4] !== 1) gone.push(id) // 1: a session of the user that is not listed, but stays indexed
       })
       if (gone.length > 0) await this.#eval(deadline, UNINDEX, [index], 0, 'user:' + name, gone)
       return list
@@ -443,8 +494,7 @@ export class RedisStore implements SessionStore, UserIndex {
     const sessions: UserSession[] = []
     const list = flat as string[]
     for (let i = 0; i < list.length; i += 3) {
-      const created = createdOf(list[i + 1])
-      if (created === undefined) continue
+      const created = Number(list[i + 1]) // a whole number: the script skips the others
       const seen = Math.floor(Number(list[i + 2]))
       // A score that is no time (written by hand, or not seen since the index was a set) reads as the creation time.
       sessions.push({ id: list[i] as string, created, lastSeen: seen > created ? seen : created })

@@ -78,6 +78,33 @@ export type ImmediateStore = {
   readonly store: SessionStore
 }
 
+/**
+ * The key under which a built-in store keeps the logger of the app that
+ * registered it (the first one, when several do): the plugin sets it, and
+ * the store writes there one debug line for each entry of a user's index
+ * that it skips because it is damaged or was written by hand. A store used
+ * without the plugin logs nothing. Not part of the `SessionStore` contract.
+ * @internal
+ */
+export const kLog = Symbol('fastify-typed-session.log')
+
+/** The part of a Fastify logger that a store writes to. @internal */
+export interface DebugLog {
+  debug (fields: object, message: string): void
+}
+
+/**
+ * Writes a store's debug line about something of a user's index that it
+ * skips: an entry (`id`), or the index itself (`id` null). An id shows its
+ * first 8 characters only, so that a log never holds a whole session id,
+ * which is a credential. @internal
+ */
+export function logSkipped (log: DebugLog | undefined, index: string, id: string | null, why: string): void {
+  if (log === undefined) return
+  const what = id === null ? 'the index' : `entry ${JSON.stringify(id.length > 8 ? id.slice(0, 8) + '...' : id)}`
+  log.debug({ reason: 'damaged user index entry' }, `user index ${index}: ${what} skipped: ${why}`)
+}
+
 /** Options shared by the built-in stores. */
 export interface UserIndexOptions {
   /**
