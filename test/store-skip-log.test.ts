@@ -38,6 +38,16 @@ async function damage (admin: Redis, store: RedisStore): Promise<void> {
   await admin.zadd('session:user:ada', 0, 'b1', 0, 'missing', 0, 'text', 0, 'user:ada', 0, '', 0, 'bj', 0, 'nu', 0, 'a-long-session-id-written-by-hand')
 }
 
+/** A RedisStore with a user index, on a fresh redis-server, registered by an app whose log lines go to `logs`. */
+async function registered (t: Test, cluster: boolean): Promise<{ admin: Redis, store: RedisStore, logs: Logs }> {
+  const redis = await startRedis(t, { cluster })
+  const store = new RedisStore({ client: cluster ? await redis.cluster() : await redis.client(), userKey: 'username' })
+  const logs: Logs = []
+  const app = await build({ store }, () => {}, logs)
+  t.teardown(async () => { await app.close() })
+  return { admin: await redis.client(), store, logs }
+}
+
 const LISTED = [
   'user index session:user:ada: entry "" skipped: its id is empty',
   'user index session:user:ada: entry "a-long-s..." skipped: its session is another user\'s',
@@ -55,12 +65,7 @@ for (const cluster of [false, true]) {
   t.test(`${where}, listUser and destroyUser log one debug line for each damaged entry they skip, and none for a missing one`, needsRedis, async (t) => {
     const clock = freezeClock(1_000_000)
     t.teardown(clock.restore)
-    const redis = await startRedis(t, { cluster })
-    const admin = await redis.client()
-    const store = new RedisStore({ client: cluster ? await redis.cluster() : await redis.client(), userKey: 'username' })
-    const logs: Logs = []
-    const app = await build({ store }, () => {}, logs)
-    t.teardown(async () => { await app.close() })
+    const { admin, store, logs } = await registered(t, cluster)
     await damage(admin, store)
     await store.set('a-long-session-id-written-by-hand', create({ username: '"bob"', _created: '999000' }), 100)
     logs.length = 0
@@ -87,12 +92,7 @@ for (const cluster of [false, true]) {
   })
 
   t.test(`${where}, an index that is not a sorted set is dropped with a debug line, at a listing or a write; a set, its earlier form, without one`, needsRedis, async (t) => {
-    const redis = await startRedis(t, { cluster })
-    const admin = await redis.client()
-    const store = new RedisStore({ client: cluster ? await redis.cluster() : await redis.client(), userKey: 'username' })
-    const logs: Logs = []
-    const app = await build({ store }, () => {}, logs)
-    t.teardown(async () => { await app.close() })
+    const { admin, store, logs } = await registered(t, cluster)
     const dropped = 'user index session:user:ada: the index skipped: it was a string, not a sorted set, and is dropped'
 
     await admin.set('session:user:ada', 'written by hand')
