@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import { buildApp, escapeHtml, MAX_ITEM, MAX_LIST_BYTES, MAX_NAME } from '../example/app.js'
 import typedSession, { MemoryStore, RedisStore, type SessionStore, type UserIndex } from '../lib/index.js'
 import { freezeClock, SECRET, setCookies } from './helpers/build.js'
+import { plainStore } from './helpers/plain-store.js'
 import { needsRedis, startRedis } from './helpers/redis.js'
 
 /** A browser's view of the app: it keeps the session cookie between requests. */
@@ -413,14 +414,25 @@ Promise<{ store: SessionStore & UserIndex, clock: ReturnType<typeof freezeClock>
 
 const T0 = 1_800_000_000
 
-t.test('in store mode, the devices page lists the three sessions of a user logged in from three browsers, the most recently seen first, this one marked', async (t) => {
-  const { clock, login } = await startDevices(t)
+/**
+ * The example in store mode (see `startDevices`) with ada logged in from three
+ * browsers: the laptop at `T0`, the phone at `T0 + 10` (remembered, so permanent)
+ * and the tablet at `T0 + 20`; then eve from one of her own. The clock is left at `T0 + 20`.
+ */
+async function threeDevices (t: { teardown: (fn: () => unknown) => void }, store?: SessionStore & UserIndex):
+Promise<{ store: SessionStore & UserIndex, clock: ReturnType<typeof freezeClock>, laptop: Browser, phone: Browser, tablet: Browser, eve: Browser }> {
+  const { store: used, clock, login } = await startDevices(t, store)
   const laptop = await login('ada')
   clock.set(T0 + 10)
   const phone = await login('ada', true)
   clock.set(T0 + 20)
   const tablet = await login('ada')
   const eve = await login('eve')
+  return { store: used, clock, laptop, phone, tablet, eve }
+}
+
+t.test('in store mode, the devices page lists the three sessions of a user logged in from three browsers, the most recently seen first, this one marked', async (t) => {
+  const { clock, laptop, phone, tablet, eve } = await threeDevices(t)
   t.match((await laptop.get('/')).body, '<a href="/list">Your list</a> | <a href="/devices">Your devices</a> | <a href="/logout">Log out</a>',
     'the index links to the devices page (and reading it leaves the session as it was)')
 
@@ -451,13 +463,7 @@ t.test('in store mode, the devices page lists the three sessions of a user logge
 
 /** Three devices of ada and one of eve: one of ada's ends another, then all the others. */
 async function endDevices (t: Test, store?: SessionStore & UserIndex): Promise<void> {
-  const { store: used, clock, login } = await startDevices(t, store)
-  const laptop = await login('ada')
-  clock.set(T0 + 10)
-  const phone = await login('ada', true)
-  clock.set(T0 + 20)
-  const tablet = await login('ada')
-  const eve = await login('eve')
+  const { store: used, clock, laptop, phone, tablet, eve } = await threeDevices(t, store)
 
   clock.set(T0 + 30)
   const ended = await laptop.post('/devices/logout', { id: idOf(phone) })
@@ -544,15 +550,8 @@ t.test('the devices page and its buttons send a visitor who is not logged in to 
 })
 
 t.test('without a store that indexes users, the index has no devices link, and the page says that the list needs one', async (t) => {
-  const records = new MemoryStore()
   // A store of one's own with only SessionStore's methods: no listUser, no destroyUser.
-  const plain: SessionStore = {
-    get: async (id) => await records.get(id),
-    set: async (id, change, ttl) => { await records.set(id, change, ttl) },
-    touch: async (id, ttl) => { await records.touch(id, ttl) },
-    destroy: async (id) => { await records.destroy(id) },
-    rename: async (oldId, newId, record, ttl) => { await records.rename(oldId, newId, record, ttl) }
-  }
+  const plain = plainStore(new MemoryStore())
   for (const [mode, app] of [['cookie mode', buildApp({ secret: SECRET })], ['a store without listUser', buildApp({ secret: SECRET, store: plain })]] as const) {
     t.teardown(() => app.close())
     const b = browser(app)

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { MemoryStore, type SessionStore } from '../lib/index.js'
 import { build, carry } from './helpers/build.js'
+import { plainStore } from './helpers/plain-store.js'
 
 type Logs = Array<Record<string, unknown>>
 
@@ -82,14 +83,7 @@ t.test('an indexed user, a store without userKey, and a store of your own log no
   const logs: Logs = []
   await (await app(plain, logs)).inject({ method: 'POST', url: '/login', payload: { user: { id: 1 } } })
   t.same(unindexed(logs), [], 'no index, nothing left out of it')
-  const inner = new MemoryStore({ userKey: 'userId' })
-  const own: SessionStore = {
-    get: async (id) => await inner.get(id),
-    set: async (id, change, ttl) => { await inner.set(id, change, ttl) },
-    touch: async (id, ttl) => { await inner.touch(id, ttl) },
-    destroy: async (id) => { await inner.destroy(id) },
-    rename: async (oldId, newId, record, ttl) => { await inner.rename(oldId, newId, record, ttl) }
-  }
+  const own = plainStore(new MemoryStore({ userKey: 'userId' }))
   const ownLogs: Logs = []
   await (await app(own, ownLogs)).inject({ method: 'POST', url: '/login', payload: { user: { id: 1 } } })
   t.same(unindexed(ownLogs), [], 'a store of your own has no userKey the plugin knows of')
