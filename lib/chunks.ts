@@ -15,7 +15,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { MAX_CHUNKS, readLayout, type ChunkPlan } from './codecs/chunk-field.js'
 import { MAX_VALUE_LENGTH, type CookieCodec } from './codecs/types.js'
 import { FST_ERR_SESSION_TOO_LARGE } from './errors.js'
-import { addVaryCookie, largestKeys, logRejected, type CookieWriter } from './interface.js'
+import { addVaryCookie, cookieAt, largestKeys, logRejected, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionContent } from './serialize.js'
 import type { SessionState } from './session-state.js'
@@ -36,13 +36,8 @@ export function isChunked (value: string): boolean {
  */
 export function findChunks (header: string, prefix: string): Array<string | null | undefined> {
   const found: Array<string | null | undefined> = []
-  let from = 0
-  for (;;) {
-    const at = header.indexOf(prefix, from)
-    if (at < 0) return found
-    from = at + prefix.length
-    const before = at === 0 ? 59 : header.charCodeAt(at - 1)
-    if (before !== 59 && before !== 32 && before !== 9) continue // not at a cookie boundary
+  for (let at = cookieAt(header, prefix, 0); at >= 0; at = cookieAt(header, prefix, at + prefix.length)) {
+    const from = at + prefix.length
     const index = header.charCodeAt(from) - 48
     if (index < 1 || index >= MAX_CHUNKS || header.charCodeAt(from + 1) !== 61) continue // not `prefix` 1-9 `=`
     const end = header.indexOf(';', from)
@@ -50,6 +45,7 @@ export function findChunks (header: string, prefix: string): Array<string | null
     const seen = found[index]
     found[index] = seen === undefined || seen === value ? value : null
   }
+  return found
 }
 
 /** A request's chunked cookie: the joined value, or why it is rejected, and the chunk indices it brought. */

@@ -74,18 +74,28 @@ export function addVaryCookie (reply: FastifyReply): void {
 export function findCookie (header: string | undefined, needle: string): string | undefined | null {
   if (header === undefined) return undefined
   let found: string | undefined
-  let from = 0
-  for (;;) {
-    const at = header.indexOf(needle, from)
-    if (at < 0) return found
-    from = at + needle.length
-    const before = at === 0 ? 59 : header.charCodeAt(at - 1)
-    if (before !== 59 && before !== 32 && before !== 9) continue // not at a cookie boundary
+  for (let at = cookieAt(header, needle, 0); at >= 0; at = cookieAt(header, needle, at + needle.length)) {
+    const from = at + needle.length
     const end = header.indexOf(';', from)
     const value = header.slice(from, end < 0 ? undefined : end).trim()
     if (found !== undefined && found !== value) return null
     if (end < 0) return value // the last cookie: no other can follow
     found = value
+  }
+  return found
+}
+
+/**
+ * Where `text` next starts a cookie's name in a Cookie header, from `from`
+ * on: at the start, or after `;`, a space or a tab. -1 when it does not.
+ */
+export function cookieAt (header: string, text: string, from: number): number {
+  for (;;) {
+    const at = header.indexOf(text, from)
+    if (at <= 0) return at
+    const before = header.charCodeAt(at - 1)
+    if (before === 59 || before === 32 || before === 9) return at
+    from = at + text.length
   }
 }
 
@@ -139,22 +149,6 @@ function flatData (content: SessionContent): Array<[string, unknown]> | null {
     if (!(type === 'string' || type === 'number' || type === 'boolean' || value === null)) return null
   }
   return [...content.data]
-}
-
-/**
- * The content of a session written under another data version, brought up
- * to this one, or why it is rejected: a newer version than the code's is
- * never read (a rollback), an older one goes through `migrate`.
- */
-export function upgrade (rules: DataRules, content: SessionContent, from: number): SessionContent | string {
-  if (from > rules.version) return `the session was written under version ${from}, newer than this code's ${rules.version}`
-  return rules.upgrade(content, from)
-}
-
-/** Why a loaded session's data fails the schema, as the debug line says it; `undefined` when it passes. */
-export function failed (rules: DataRules, content: SessionContent): string | undefined {
-  const failure = rules.failure(content.data)
-  return failure === undefined ? undefined : `the data fails the schema at ${failure}`
 }
 
 /** The `validate` option's function. */
@@ -286,7 +280,7 @@ export class CookieInterface {
     }
     const rules = this.#rules
     if (envelope.version !== rules.version) {
-      const upgraded = upgrade(rules, content, envelope.version)
+      const upgraded = rules.upgrade(content, envelope.version)
       if (typeof upgraded === 'string') {
         logRejected(log, upgraded)
         return
@@ -295,7 +289,7 @@ export class CookieInterface {
       s.modified = true // saved under this version
     } else if (rules.checks) {
       // Checked once per cookie value: a returning cookie's data is what passed (or failed) before.
-      const checked = envelope.checked ??= failed(rules, content) ?? true
+      const checked = envelope.checked ??= rules.rejection(content.data) ?? true
       if (checked !== true) {
         logRejected(log, checked)
         return
@@ -523,9 +517,7 @@ export class CookieWriter {
    */
   set (request: FastifyRequest, reply: FastifyReply, value: string, now: number, s: SessionState): void {
     const { cookieName, maxCookieSize } = this.#options
-    let header = `${cookieName}=${value}`
-    if (s.permanent) header += this.#expiry(now)
-    header += this.#suffix(request, s.attributes)
+    const header = `${cookieName}=${value}` + this.attributes(request, s.permanent, s.attributes, now)
     if (maxCookieSize > 0 && header.length > maxCookieSize) {
       throw new FST_ERR_SESSION_TOO_LARGE(header.length, maxCookieSize, '', largestKeys(s.content))
     }

@@ -193,6 +193,12 @@ export class DataRules {
     return describeError((validate.errors as AjvError[])[0] as AjvError)
   }
 
+  /** Why loaded data is rejected for failing the schema, as the debug line says it; `undefined` when it passes. */
+  rejection (data: Map<string, unknown>): string | undefined {
+    const failure = this.failure(data)
+    return failure === undefined ? undefined : `the data fails the schema at ${failure}`
+  }
+
   /** Checks the data of a save: throws `FST_ERR_SESSION_INVALID_DATA`, naming the path, when it fails the schema. */
   assert (data: Map<string, unknown>): void {
     const failure = this.failure(data)
@@ -200,12 +206,14 @@ export class DataRules {
   }
 
   /**
-   * Brings the content of a session written under an older version up to
-   * this one: `migrate` (when given) turns its data into new data, which
-   * must be a plain object of values a session can keep and pass the
-   * schema. Returns the new content, or why there is none.
+   * Brings the content of a session written under another version up to
+   * this one, or says why it is rejected. A newer version than this code's
+   * is never read (a rollback). From an older one, `migrate` (when given)
+   * turns its data into new data, which must be a plain object of values a
+   * session can keep and pass the schema.
    */
   upgrade (content: SessionContent, from: number): SessionContent | string {
+    if (from > this.version) return `the session was written under version ${from}, newer than this code's ${this.version}`
     let data = content.data
     const migrate = this.#migrate
     if (migrate !== undefined) {

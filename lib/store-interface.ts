@@ -17,7 +17,7 @@ import { ownCopy, RecentValues } from './cache.js'
 import { clock } from './clock.js'
 import { signedIds, type SignedIds } from './codecs/signed.js'
 import { FST_ERR_SESSION_STORE_UNAVAILABLE } from './errors.js'
-import { addVaryCookie, failed, logRejected, newState, requestCookie, upgrade, type CookieWriter } from './interface.js'
+import { addVaryCookie, logRejected, newState, requestCookie, type CookieWriter } from './interface.js'
 import type { ResolvedOptions } from './options.js'
 import type { DataRules } from './schema.js'
 import { asFlashes, checkKey, FLASHES_KEY, MalformedValue, parse, stringifyContent, stringifyEntry, type SessionContent } from './serialize.js'
@@ -273,12 +273,12 @@ export class StoreInterface {
     const record = { id: verified.id, fields, size }
     if (version !== rules.version) {
       // A newer version's record (a rollback) is left as it is; an older one that cannot be brought up to date is deleted.
-      const upgraded = upgrade(rules, content, version)
+      const upgraded = rules.upgrade(content, version)
       if (typeof upgraded === 'string') return version > rules.version ? rejected(content, upgraded) : this.#discard(s, record, upgraded)
       s.content = upgraded
       s.modified = true // saved under this version
     } else if (rules.checks) {
-      const failure = failed(rules, content)
+      const failure = rules.rejection(content.data)
       if (failure !== undefined) return this.#discard(s, record, failure)
     }
     // Taken only if a mutable value is handed out (see `Session`): most requests never need it.
