@@ -7,6 +7,7 @@ import { MemoryStore, type StoreChange, type StoreRecord } from '../lib/index.js
 import { kImmediate } from '../lib/stores/types.js'
 import { clock } from '../lib/clock.js'
 import { build, freezeClock, sessionCookie } from './helpers/build.js'
+import { lastSeenWalk } from './helpers/user-index.js'
 
 const create = (set: Record<string, string>): StoreChange => ({ set, delete: [], create: true })
 const merge = (set: Record<string, string>, remove: string[] = []): StoreChange => ({ set, delete: remove, create: false })
@@ -162,31 +163,11 @@ t.test('listUser lists each live session of a user, the most recently seen first
   const clock = freezeClock(1_000_000)
   t.teardown(clock.restore)
   const store = new MemoryStore({ userKey: 'username' })
-  await store.set('a1', create({ username: '"ada"', _created: '1000000' }), 100)
-  clock.set(1_000_010)
-  await store.set('a2', create({ username: '"ada"', _created: '1000010' }), 100)
-  await store.set('b1', create({ username: '"bob"', _created: '1000010' }), 100)
-  t.same(await store.listUser('ada'), [
-    { id: 'a2', created: 1_000_010, lastSeen: 1_000_010 },
-    { id: 'a1', created: 1_000_000, lastSeen: 1_000_000 }
-  ])
-  clock.set(1_000_020)
-  await store.touch('a1', 100)
-  t.same((await store.listUser('ada'))[0], { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 }, 'touch counts as seen')
-  clock.set(1_000_030)
-  await store.set('a2', merge({ counter: '1' }), 100)
-  t.same((await store.listUser('ada'))[0], { id: 'a2', created: 1_000_010, lastSeen: 1_000_030 }, 'and so does a write')
-  clock.set(1_000_040)
-  await store.rename('a2', 'a3', { username: '"ada"', _created: '1000040' }, 100)
-  t.same(await store.listUser('ada'), [
-    { id: 'a3', created: 1_000_040, lastSeen: 1_000_040 },
-    { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 }
-  ], 'and a rename, under the new id')
-  await store.get('a1')
-  await store.get('a3')
-  t.same(store[kImmediate]?.get('a1', 1_000_040), { username: '"ada"', _created: '1000000' }, 'the plugin\'s own reads do not count as seen')
-  t.same((await store.listUser('ada')).map((s) => s.lastSeen), [1_000_040, 1_000_020], 'nor do reads')
-  t.same(await store.listUser('bob'), [{ id: 'b1', created: 1_000_010, lastSeen: 1_000_010 }])
+  await lastSeenWalk(t, store, clock, {
+    read: async () => {
+      t.same(store[kImmediate]?.get('a1', 1_000_040), { username: '"ada"', _created: '1000000' }, 'the plugin\'s own reads do not count as seen')
+    }
+  })
 
   clock.set(1_000_121)
   t.equal(store.size, 3)

@@ -10,6 +10,7 @@ import t from 'tap'
 import { RedisStore, type StoreChange } from '../lib/index.js'
 import { freezeClock } from './helpers/build.js'
 import { needsRedis, startRedis } from './helpers/redis.js'
+import { lastSeenWalk, redisUserStore } from './helpers/user-index.js'
 
 const create = (set: Record<string, string>): StoreChange => ({ set, delete: [], create: true })
 const merge = (set: Record<string, string>, remove: string[] = []): StoreChange => ({ set, delete: remove, create: false })
@@ -77,9 +78,7 @@ t.test('set merges by key: it writes only the fields named, deletes only those r
 })
 
 t.test('a save with create false does nothing once the record is gone, so a concurrent clear wins', needsRedis, async (t) => {
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   await store.set('id1', create({ username: '"ada"', a: '1' }), 100)
   await store.destroy('id1')
   t.equal(await admin.exists('session:id1'), 0)
@@ -137,9 +136,7 @@ t.test('a save is one command', needsRedis, async (t) => {
 })
 
 t.test('the user index follows each session\'s user, and outlives its sessions', needsRedis, async (t) => {
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   const members = async (user: string): Promise<string[]> => (await admin.zrange(`session:user:${user}`, '0', '-1')).sort()
   await store.set('s1', create({ username: '"ada"' }), 100)
   await store.set('s2', create({ username: '"ada"', a: '1' }), 200)
@@ -166,9 +163,7 @@ t.test('the user index follows each session\'s user, and outlives its sessions',
 })
 
 t.test('destroyUser deletes every session of a user and the index, and counts them', needsRedis, async (t) => {
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   await store.set('a1', create({ username: '"ada"' }), 100)
   await store.set('a2', create({ username: '"ada"' }), 100)
   await store.set('b1', create({ username: '"bob"' }), 100)
@@ -278,9 +273,7 @@ t.test('the options are checked, with coded errors', needsRedis, async (t) => {
 })
 
 t.test('on Redis Cluster, each key is written by its own command, and the index still follows', needsRedis, async (t) => {
-  const redis = await startRedis(t, { cluster: true })
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.cluster(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t, { cluster: true })
   const members = async (user: string): Promise<string[]> => (await admin.zrange(`session:user:${user}`, '0', '-1')).sort()
   await store.set('s1', create({ username: '"ada"', a: '1' }), 100)
   await store.set('s2', create({ username: '"ada"' }), 200)
@@ -322,17 +315,13 @@ t.test('on Redis Cluster without userKey, no index is kept', needsRedis, async (
 })
 
 t.test('rename of a record deleted meanwhile writes nothing, standalone and on Cluster', needsRedis, async (t) => {
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   await store.set('old', create({ username: '"ada"' }), 100)
   await store.destroy('old')
   await store.rename('old', 'new', { username: '"ada"' }, 100)
   t.same(await admin.keys('*'), [], 'no record and no index entry')
 
-  const cluster = await startRedis(t, { cluster: true })
-  const clusterAdmin = await cluster.client()
-  const clustered = new RedisStore({ client: await cluster.cluster(), userKey: 'username' })
+  const { admin: clusterAdmin, store: clustered } = await redisUserStore(t, { cluster: true })
   await clustered.set('old', create({ username: '"ada"' }), 100)
   await clustered.destroy('old')
   await clustered.rename('old', 'new', { username: '"ada"' }, 100)
@@ -342,31 +331,12 @@ t.test('rename of a record deleted meanwhile writes nothing, standalone and on C
 t.test('listUser lists each live session of a user, the most recently seen first, with the time of its last write or refresh on the plugin\'s clock', needsRedis, async (t) => {
   const clock = freezeClock(1_000_000)
   t.teardown(clock.restore)
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
-  await store.set('a1', create({ username: '"ada"', _created: '1000000' }), 100)
-  clock.set(1_000_010)
-  await store.set('a2', create({ username: '"ada"', _created: '1000010' }), 100)
-  await store.set('b1', create({ username: '"bob"', _created: '1000010' }), 100)
-  t.same(await store.listUser('ada'), [
-    { id: 'a2', created: 1_000_010, lastSeen: 1_000_010 },
-    { id: 'a1', created: 1_000_000, lastSeen: 1_000_000 }
-  ])
-  t.same(await admin.zrange('session:user:ada', '0', '-1', 'WITHSCORES'), ['a1', '1000000', 'a2', '1000010'], 'the index is a sorted set scored with the time seen')
-  clock.set(1_000_020)
-  await store.touch('a1', 100)
-  t.same((await store.listUser('ada'))[0], { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 }, 'touch counts as seen')
-  clock.set(1_000_030)
-  await store.set('a2', merge({ counter: '1' }), 100)
-  t.same((await store.listUser('ada'))[0], { id: 'a2', created: 1_000_010, lastSeen: 1_000_030 }, 'and so does a write')
-  clock.set(1_000_040)
-  await store.rename('a2', 'a3', { username: '"ada"', _created: '1000040' }, 100)
-  await store.get('a1')
-  t.same(await store.listUser('ada'), [
-    { id: 'a3', created: 1_000_040, lastSeen: 1_000_040 },
-    { id: 'a1', created: 1_000_000, lastSeen: 1_000_020 }
-  ], 'and a rename, under the new id; a read does not')
+  const { admin, store } = await redisUserStore(t)
+  await lastSeenWalk(t, store, clock, {
+    listed: async () => {
+      t.same(await admin.zrange('session:user:ada', '0', '-1', 'WITHSCORES'), ['a1', '1000000', 'a2', '1000010'], 'the index is a sorted set scored with the time seen')
+    }
+  })
   t.same(await store.listUser(7), [], 'a user with no session')
 
   await store.set('short', create({ username: '"ada"', _created: '1000040' }), 0.001)
@@ -395,9 +365,7 @@ t.test('listUser reads only the user\'s index and its sessions, in one script: n
 t.test('records damaged or written by hand, in the index or a session, are skipped, and the index keeps only the user\'s sessions', needsRedis, async (t) => {
   const clock = freezeClock(1_000_000)
   t.teardown(clock.restore)
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   await store.set('a1', create({ username: '"ada"', _created: '999000' }), 100)
   await store.set('b1', create({ username: '"bob"', _created: '999000' }), 100)
   await store.set('nc', create({ username: '"ada"' }), 100)
@@ -418,9 +386,7 @@ t.test('records damaged or written by hand, in the index or a session, are skipp
 t.test('an index that is not a sorted set is repaired by the next write or listing: a set keeps its ids, anything else is dropped', needsRedis, async (t) => {
   const clock = freezeClock(1_000_000)
   t.teardown(clock.restore)
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   await store.set('a1', create({ username: '"ada"', _created: '999000' }), 100)
   await store.set('a2', create({ username: '"ada"', _created: '999500' }), 100)
   await admin.del('session:user:ada')
@@ -455,9 +421,7 @@ t.test('an index that is not a sorted set is repaired by the next write or listi
 })
 
 t.test('destroyUser with except ends every other session of the user, and keeps that one in the index', needsRedis, async (t) => {
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   for (const id of ['a1', 'a2', 'a3']) await store.set(id, create({ username: '"ada"', _created: '1' }), 100)
   await store.set('b1', create({ username: '"bob"', _created: '1' }), 100)
   t.equal(await store.destroyUser('ada', { except: 'a2' }), 2)
@@ -469,9 +433,7 @@ t.test('destroyUser with except ends every other session of the user, and keeps 
 })
 
 t.test('listUser, destroyUser and destroy with a user or id that does not exist, an empty string, a number or no string at all resolve empty or 0', needsRedis, async (t) => {
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   await store.set('a1', create({ username: '"ada"', _created: '1' }), 100)
   await store.set('e1', create({ username: '""', _created: '1' }), 100)
   await admin.set('session:', 'a key named by the empty id')
@@ -495,9 +457,7 @@ t.test('listUser without userKey rejects with a coded error', needsRedis, async 
 t.test('on Redis Cluster, listUser and destroyUser with except work session by session, and the index is pruned and repaired the same way', needsRedis, async (t) => {
   const clock = freezeClock(1_000_000)
   t.teardown(clock.restore)
-  const redis = await startRedis(t, { cluster: true })
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.cluster(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t, { cluster: true })
   await store.set('a1', create({ username: '"ada"', _created: '1000000' }), 100)
   clock.set(1_000_010)
   await store.set('a2', create({ username: '"ada"', _created: '1000010' }), 100)

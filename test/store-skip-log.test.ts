@@ -12,7 +12,8 @@ import type { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { MemoryStore, RedisStore, type StoreChange } from '../lib/index.js'
 import { build, freezeClock } from './helpers/build.js'
-import { needsRedis, startRedis } from './helpers/redis.js'
+import { needsRedis } from './helpers/redis.js'
+import { redisUserStore } from './helpers/user-index.js'
 
 type Logs = Array<Record<string, unknown>>
 
@@ -40,12 +41,11 @@ async function damage (admin: Redis, store: RedisStore): Promise<void> {
 
 /** A RedisStore with a user index, on a fresh redis-server, registered by an app whose log lines go to `logs`. */
 async function registered (t: Test, cluster: boolean): Promise<{ admin: Redis, store: RedisStore, logs: Logs }> {
-  const redis = await startRedis(t, { cluster })
-  const store = new RedisStore({ client: cluster ? await redis.cluster() : await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t, { cluster })
   const logs: Logs = []
   const app = await build({ store }, () => {}, logs)
   t.teardown(async () => { await app.close() })
-  return { admin: await redis.client(), store, logs }
+  return { admin, store, logs }
 }
 
 const LISTED = [
@@ -115,9 +115,7 @@ for (const cluster of [false, true]) {
 }
 
 t.test('a store no app registered skips the same entries, with no logger to write to', needsRedis, async (t) => {
-  const redis = await startRedis(t)
-  const admin = await redis.client()
-  const store = new RedisStore({ client: await redis.client(), userKey: 'username' })
+  const { admin, store } = await redisUserStore(t)
   await damage(admin, store)
   t.same((await store.listUser('ada')).map((s) => s.id), ['a1'])
   t.equal(await store.destroyUser('ada'), 3, 'a1, bc and nc')
