@@ -152,22 +152,36 @@ t.test('the rounds take each variant\'s server processes in turn', async (t) => 
 })
 
 /**
+ * The opening lines of a probe script, which runs in a child process (so
+ * that `bench/` stays out of this suite's coverage): it imports Fastify and
+ * `VARIANTS` with the other `names` from `bench/variants.ts`, and defines
+ * `appOf(name)`, which gives a Fastify app with the `/read` and `/write`
+ * routes of the variant of that name, ready (as an inject would make it).
+ */
+function probeStart (names: string[]): string {
+  return `
+import Fastify from 'fastify'
+const { ${['VARIANTS', ...names].join(', ')} } = await import('./bench/variants.ts')
+async function appOf (name) {
+  const app = Fastify()
+  const { read, write } = await VARIANTS.find((v) => v.name === name).setup(app)
+  app.get('/read', read)
+  app.get('/write', write)
+  await app.ready()
+  return app
+}
+`
+}
+
+/**
  * What the schema row's test asks of `bench/variants.ts`, in a child
  * process (so that `bench/` stays out of this suite's coverage): the run
  * order, the schema's shape, and what each row's `/read` answers for
  * cookies that `typed-signed` seals (it has no schema, so it seals any data).
  */
-const SCHEMA_PROBE = `
-import Fastify from 'fastify'
-const { VARIANTS, benchSchema, runOrder } = await import('./bench/variants.ts')
+const SCHEMA_PROBE = `${probeStart(['benchSchema', 'runOrder'])}
 const apps = {}
-for (const name of ['typed-signed', 'typed-signed-schema']) {
-  const app = Fastify()
-  const { read, write } = await VARIANTS.find((v) => v.name === name).setup(app)
-  app.get('/read', read)
-  app.get('/write', write)
-  apps[name] = app
-}
+for (const name of ['typed-signed', 'typed-signed-schema']) apps[name] = await appOf(name)
 const signed = apps['typed-signed']
 const schemaRow = apps['typed-signed-schema']
 const data = {
@@ -236,18 +250,9 @@ t.test('typed-signed-schema is typed-signed with a schema of five keys: the same
  * user id of their own), read each other's cookies, and that the second
  * checks them: a revoked user's session reads as a new one.
  */
-const REVOCATION_PROBE = `
-import Fastify from 'fastify'
-const { VARIANTS, runOrder } = await import('./bench/variants.ts')
+const REVOCATION_PROBE = `${probeStart(['runOrder'])}
 const apps = {}
-for (const name of ['typed-signed-user', 'typed-signed-revocation']) {
-  const app = Fastify()
-  const { read, write } = await VARIANTS.find((v) => v.name === name).setup(app)
-  app.get('/read', read)
-  app.get('/write', write)
-  await app.ready()
-  apps[name] = app
-}
+for (const name of ['typed-signed-user', 'typed-signed-revocation']) apps[name] = await appOf(name)
 const user = apps['typed-signed-user']
 const revocation = apps['typed-signed-revocation']
 const cookieOf = (res) => res.headers['set-cookie'].split(';')[0]
@@ -295,15 +300,10 @@ t.test('typed-signed-revocation is typed-signed-user with revocation on Redis: t
  * permanent session, its `/read` re-issues it on every response with
  * refreshAfter 0 and not with 60, and each 60 row is compared with its 0 row.
  */
-const REFRESH_PROBE = `
-import Fastify from 'fastify'
-const { VARIANTS, runOrder } = await import('./bench/variants.ts')
+const REFRESH_PROBE = `${probeStart(['runOrder'])}
 const rows = {}
 for (const name of ['typed-signed-permanent', 'typed-signed-refresh60', 'typed-redis-permanent', 'typed-redis-refresh60']) {
-  const app = Fastify()
-  const { read, write } = await VARIANTS.find((v) => v.name === name).setup(app)
-  app.get('/read', read)
-  app.get('/write', write)
+  const app = await appOf(name)
   const first = await app.inject('/write?by=1')
   const cookie = first.headers['set-cookie'].split(';')[0]
   const read1 = await app.inject({ url: '/read', headers: { cookie } })
@@ -349,17 +349,12 @@ t.test('the refreshAfter rows: permanent sessions, re-issued by /read with refre
  * Set-Cookie headers on a first and two chained `/write`s, and its `/read`
  * with the Cookie header that `nextCookie` makes of them.
  */
-const CHUNKS_PROBE = `
-import Fastify from 'fastify'
-const { VARIANTS, PADDING, runOrder } = await import('./bench/variants.ts')
+const CHUNKS_PROBE = `${probeStart(['PADDING', 'runOrder'])}
 const { nextCookie } = await import('./bench/server-process.ts')
 const rows = {}
 for (const name of ['typed-signed', 'typed-signed-chunks4', 'typed-signed-3chunks']) {
-  const app = Fastify()
+  const app = await appOf(name)
   const variant = VARIANTS.find((v) => v.name === name)
-  const { read, write } = await variant.setup(app)
-  app.get('/read', read)
-  app.get('/write', write)
   const sets = []
   const bodies = []
   let cookie = 'bench=probe'

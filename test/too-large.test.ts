@@ -4,26 +4,14 @@
  * bytes (Flask's) lets a 3 KB session through; compressible data is
  * deflated; 0 turns the check off.
  */
-import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { build, freezeClock, sessionCookie, setCookies } from './helpers/build.js'
+import { noise } from './helpers/chunks.js'
 import { ImmediateSpyStore, SpyStore } from './helpers/stores.js'
 
 const clock = freezeClock(1_700_000_000)
 t.teardown(clock.restore)
-
-/** `n` printable ASCII characters that deflate cannot shrink much, the same on every run. */
-function noise (n: number, seed = 'noise'): string {
-  let out = ''
-  for (let i = 0; out.length < n; i++) {
-    for (const byte of createHash('sha256').update(`${seed} ${i}`).digest()) {
-      const c = 32 + (byte % 95)
-      if (c !== 34 && c !== 92 && out.length < n) out += String.fromCharCode(c)
-    }
-  }
-  return out
-}
 
 let pending: Record<string, unknown> = {}
 let flashes: string[] = []
